@@ -55,3 +55,14 @@ def version() -> None:
     from creditdesk import __version__
 
     out_console.print(__version__)
+
+
+# Sub-apps of the domain packages. Each package owns its commands' parsing and
+# formatting; the work is done by library functions they call.
+from creditdesk.compliance.cli import app as _compliance_app  # noqa: E402
+from creditdesk.products.cli import app as _products_app  # noqa: E402
+from creditdesk.risk.cli import app as _risk_app  # noqa: E402
+
+app.add_typer(_risk_app, name="risk")
+app.add_typer(_compliance_app, name="compliance")
+app.add_typer(_products_app, name="products")

@@ -1,0 +1,7 @@
+"""`creditdesk products` commands (a Typer sub-app registered in creditdesk.cli)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="products commands")
