@@ -1,0 +1,257 @@
+"""Accruals, due dates, statements and delinquency: the second half of a day.
+
+Rules (DESIGN.md, product defaults; docs/ledger.md has worked examples):
+
+* Penalty accrues on every due item from the day after its due date, on the
+  item's overdue base (loans: overdue principal at the contract rate x 1.5;
+  revolving: the unpaid minimum due excluding penalty, at 0.05 %/day),
+  rounded half-up per item per day.
+* Revolving interest: a bill paid in full by its due date costs nothing. If
+  billed principal is still owed at the end of the due date, the account
+  loses its interest-free period: from the next day every day's interest on
+  all billed principal still owed (0.05 %/day) is posted, until the billed
+  principal is paid off. Unbilled purchases never bear interest.
+* Statement on the bill day: statement balance = new purchases + revolving
+  principal + instalment terms billed (principal and fee) + interest posted
+  since the last bill + everything past due; minimum due = past due +
+  10 % of (new + revolving principal), rounded half-up + instalment terms +
+  interest.
+* DPD = days since the due date of the oldest unpaid due item; 0 when none.
+  Charge-off the day DPD passes the product's limit: every receivable is
+  written off to ``chargeoff_expense``; later money is recovery income.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from creditdesk.ledger.journal import RECEIVABLE, pair_lines
+from creditdesk.ledger.steps import COMPONENTS, Day, _add_flows, outstanding, rhu
+
+__all__ = ["accrue", "check_due_dates", "issue_statements", "delinquency", "account_day",
+           "bucket_expr"]
+
+
+def _billed_principal_owed(st: pl.DataFrame, dues: pl.DataFrame) -> pl.DataFrame:
+    in_bills = (dues.filter(pl.col("source") == "statement").group_by("account_id")
+                .agg(pl.col("principal").sum().alias("_in_bills")))
+    return (st.join(in_bills, on="account_id", how="left")
+            .with_columns((pl.col("billed_principal") + pl.col("_in_bills").fill_null(0))
+                          .alias("_billed_owed")).drop("_in_bills"))
+
+
+def accrue(day: Day, st: pl.DataFrame, dues: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Post the day's penalty on past-due items and revolving interest."""
+    open_ids = st.filter(pl.col("status") == "open").select("account_id")
+    base = (pl.when(pl.col("penalty_on") == "principal").then(pl.col("principal"))
+            .otherwise(pl.col("principal") + pl.col("interest") + pl.col("fee")))
+    pen = (dues.join(open_ids, on="account_id", how="semi")
+           .filter(pl.col("due_date") < day.d)
+           .select("due_id", "account_id", rhu(base, pl.col("penalty_rate_scaled")).alias("_pen"))
+           .filter(pl.col("_pen") > 0))
+    if pen.height:
+        dues = (dues.join(pen.select("due_id", "_pen"), on="due_id", how="left")
+                .with_columns((pl.col("penalty") + pl.col("_pen").fill_null(0)).alias("penalty"))
+                .drop("_pen"))
+        per_acct = pen.group_by("account_id").agg(pl.col("_pen").sum())
+        day.journal.append(pair_lines(
+            per_acct.with_columns(day.lit_date.alias("business_date")), event="penalty",
+            debit="receivable_penalty", credit="penalty_income", amount="_pen"))
+        st = _add_flows(st, per_acct, {"_pen": "penalty_today"})
+
+    st = _billed_principal_owed(st, dues)
+    st = st.with_columns((pl.col("interest_on") & (pl.col("_billed_owed") > 0)
+                          & (pl.col("status") == "open")).alias("interest_on"))
+    st = st.with_columns(pl.when(pl.col("interest_on"))
+                         .then(rhu(pl.col("_billed_owed"), pl.col("interest_rate_s")))
+                         .otherwise(0).alias("_int"))
+    accr = st.filter(pl.col("_int") > 0).select("account_id", "_int")
+    if accr.height:
+        day.journal.append(pair_lines(
+            accr.with_columns(day.lit_date.alias("business_date")), event="interest",
+            debit="receivable_interest", credit="interest_income", amount="_int"))
+    st = st.with_columns((pl.col("accrued_interest") + pl.col("_int")).alias("accrued_interest"),
+                         (pl.col("interest_today") + pl.col("_int")).alias("interest_today"))
+    return st.drop("_int", "_billed_owed"), dues
+
+
+def check_due_dates(day: Day, st: pl.DataFrame, dues: pl.DataFrame) -> pl.DataFrame:
+    """A revolving bill not paid in full by the end of its due date loses the interest-free period."""
+    st = _billed_principal_owed(st, dues)
+    lose = ((pl.col("kind") == "revolving") & (pl.col("status") == "open")
+            & (pl.col("statement_due_date") == day.d) & (pl.col("_billed_owed") > 0))
+    return st.with_columns((pl.col("interest_on") | lose.fill_null(False)).alias("interest_on")
+                           ).drop("_billed_owed")
+
+
+def issue_statements(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFrame,
+                     billing: pl.DataFrame
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Bills of revolving accounts whose bill day is today."""
+    from creditdesk.ledger.schema import empty
+
+    d = day.d
+    billing_today = ((pl.col("kind") == "revolving") & (pl.col("status") == "open")
+                     & (pl.col("bill_day") == d.day) & (pl.col("opened") < d))
+    cyc = st.filter(billing_today)
+    if cyc.height == 0:
+        return st, dues, plans, empty("statements")
+    live = plans.filter(pl.col("kind").is_in(["purchase_instalment", "bill_instalment"])
+                        & (pl.col("status") == "active"))
+    terms = billing.join(live.select("plan_id", pl.col("terms").alias("_n")), on="plan_id")
+    inst = terms.group_by("account_id").agg(pl.col("principal").sum().alias("_ip"),
+                                            pl.col("fee").sum().alias("_if"))
+    past = dues.group_by("account_id").agg(outstanding().sum().alias("_past"))
+    cyc = (cyc.join(inst, on="account_id", how="left").join(past, on="account_id", how="left")
+           .with_columns(pl.col("_ip").fill_null(0), pl.col("_if").fill_null(0),
+                         pl.col("_past").fill_null(0))
+           .with_columns(rhu(pl.col("unbilled_principal") + pl.col("billed_principal"),
+                             pl.col("min_rate_s")).alias("_minp"))
+           .with_columns(
+               (pl.col("unbilled_principal") + pl.col("billed_principal") + pl.col("_ip")
+                + pl.col("_if") + pl.col("accrued_interest") + pl.col("_past"))
+               .alias("statement_balance"),
+               _due_for(d).alias("_due"))
+           .filter(pl.col("statement_balance") > 0))
+    if cyc.height == 0:
+        return st, dues, plans, empty("statements")
+    cyc = cyc.with_columns(
+        (pl.col("_past") + pl.col("_minp") + pl.col("_ip") + pl.col("_if")
+         + pl.col("accrued_interest")).alias("min_due"))
+    statements = cyc.select(
+        pl.lit(d).alias("business_date"), "account_id",
+        pl.lit(d.year * 100 + d.month, pl.Int32).alias("cycle"), pl.lit(d).alias("bill_date"),
+        pl.col("_due").alias("due_date"), pl.col("unbilled_principal").alias("new_principal"),
+        pl.col("billed_principal").alias("revolving_principal"),
+        pl.col("_ip").alias("instalment_principal"), pl.col("_if").alias("instalment_fee"),
+        pl.col("accrued_interest").alias("interest"), pl.col("_past").alias("past_due"),
+        "statement_balance", "min_due")
+    item = cyc.select(
+        pl.lit(d).alias("business_date"),
+        pl.format("{}:S{}", "account_id", pl.lit(d.strftime("%Y%m%d"))).alias("due_id"),
+        "account_id", pl.lit("statement").alias("source"), pl.lit(None, pl.String).alias("plan_id"),
+        pl.lit(None, pl.Int32).alias("term"), pl.col("_due").alias("due_date"),
+        (pl.col("_minp") + pl.col("_ip")).alias("principal"),
+        pl.col("accrued_interest").alias("interest"), pl.col("_if").alias("fee"),
+        pl.lit(0, pl.Int64).alias("penalty"),
+        (pl.col("_minp") + pl.col("_ip") + pl.col("accrued_interest") + pl.col("_if"))
+        .alias("original_total"),
+        pl.col("penalty_rate_s").alias("penalty_rate_scaled"), pl.lit("amount").alias("penalty_on"),
+    ).filter(pl.col("original_total") > 0)
+    dues = pl.concat([dues, item.select(dues.columns)], how="vertical_relaxed")
+    fees = cyc.filter(pl.col("_if") > 0).select("account_id", "_if", pl.lit(d).alias("business_date"))
+    day.journal.append(pair_lines(fees, event="bill_fee", debit="receivable_fee",
+                                  credit="fee_income", amount="_if"))
+    upd = terms.group_by("plan_id").agg(pl.col("principal").sum().alias("_b"),
+                                        pl.col("term").max().alias("_t"), pl.col("_n").first())
+    plans = (plans.join(upd, on="plan_id", how="left").with_columns(
+        (pl.col("remaining_principal") - pl.col("_b").fill_null(0)).alias("remaining_principal"),
+        pl.when(pl.col("_t").is_not_null()).then(pl.col("_t") + 1).otherwise(pl.col("next_term"))
+        .cast(pl.Int32).alias("next_term"),
+        pl.when(pl.col("_t") >= pl.col("_n")).then(pl.lit("billed_out"))
+        .otherwise(pl.col("status")).alias("status")).drop("_b", "_t", "_n"))
+    upd_st = cyc.select("account_id", "_minp", "_if", pl.col("_due").alias("_new_due"))
+    st = (st.join(upd_st, on="account_id", how="left").with_columns(
+        pl.when(pl.col("_minp").is_not_null()).then(
+            pl.col("unbilled_principal") + pl.col("billed_principal") - pl.col("_minp"))
+        .otherwise(pl.col("billed_principal")).alias("billed_principal"),
+        pl.when(pl.col("_minp").is_not_null()).then(0).otherwise(pl.col("unbilled_principal"))
+        .alias("unbilled_principal"),
+        pl.when(pl.col("_minp").is_not_null()).then(0).otherwise(pl.col("accrued_interest"))
+        .alias("accrued_interest"),
+        pl.coalesce("_new_due", "statement_due_date").alias("statement_due_date"),
+        (pl.col("fee_today") + pl.col("_if").fill_null(0)).alias("fee_today"))
+        .drop("_minp", "_if", "_new_due"))
+    return st, dues, plans, statements
+
+
+def _due_for(d: object) -> pl.Expr:
+    from datetime import date
+
+    assert isinstance(d, date)
+    same = pl.date(pl.lit(d.year), pl.lit(d.month), pl.col("due_day"))
+    return pl.when(pl.col("due_day") > d.day).then(same).otherwise(same.dt.offset_by("1mo"))
+
+
+def bucket_expr(dpd: pl.Expr, status: pl.Expr) -> pl.Expr:
+    """DESIGN.md buckets: M0 current, M1 1-30 ... M6 151-180, CO once charged off."""
+    return (pl.when(status == "charged_off").then(pl.lit("CO"))
+            .when(dpd <= 0).then(pl.lit("M0"))
+            .otherwise(pl.format("M{}", pl.min_horizontal((dpd - 1) // 30 + 1, pl.lit(6)))))
+
+
+def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFrame
+                ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """DPD, overdue and total due, and charge-off past the product's limit."""
+    d = day.d
+    owed = dues.with_columns(outstanding().alias("_o")).filter(pl.col("_o") > 0)
+    agg = owed.group_by("account_id").agg(
+        pl.col("_o").sum().alias("total_due"),
+        pl.col("_o").filter(pl.col("due_date") < d).sum().alias("overdue_amount"),
+        pl.col("due_date").filter(pl.col("due_date") < d).min().alias("_oldest"))
+    st = (st.join(agg, on="account_id", how="left").with_columns(
+        pl.col("total_due").fill_null(0), pl.col("overdue_amount").fill_null(0),
+        pl.when(pl.col("status") == "open").then(pl.col("_oldest"))
+        .otherwise(pl.col("oldest_due_date")).alias("oldest_due_date")).drop("_oldest"))
+    st = st.with_columns(
+        pl.when(pl.col("oldest_due_date").is_null()).then(0)
+        .otherwise((pl.lit(d) - pl.col("oldest_due_date")).dt.total_days())
+        .cast(pl.Int32).alias("dpd"))
+    co = st.filter((pl.col("status") == "open") & (pl.col("dpd") > pl.col("charge_off_dpd")))
+    if co.height:
+        ids = co.select("account_id")
+        d_agg = dues.join(ids, on="account_id", how="semi").group_by("account_id").agg(
+            [pl.col(c).sum().alias(f"_d_{c}") for c in COMPONENTS])
+        p_agg = plans.join(ids, on="account_id", how="semi").group_by("account_id").agg(
+            pl.col("remaining_principal").sum().alias("_plan"))
+        w = (co.select("account_id", "unbilled_principal", "billed_principal", "accrued_interest")
+             .join(d_agg, on="account_id", how="left").join(p_agg, on="account_id", how="left")
+             .fill_null(0)
+             .select("account_id",
+                     (pl.col("_d_principal") + pl.col("unbilled_principal")
+                      + pl.col("billed_principal") + pl.col("_plan")).alias("principal"),
+                     (pl.col("_d_interest") + pl.col("accrued_interest")).alias("interest"),
+                     pl.col("_d_fee").alias("fee"), pl.col("_d_penalty").alias("penalty")))
+        lines = (w.unpivot(index="account_id", on=list(COMPONENTS), variable_name="component",
+                           value_name="amount")
+                 .with_columns(pl.lit(d).alias("business_date"),
+                               pl.col("component").replace_strict(RECEIVABLE).alias("_cr")))
+        day.journal.append(pair_lines(lines, event="chargeoff", debit="chargeoff_expense",
+                                      credit=pl.col("_cr"), entry_key=pl.col("component")))
+        total = w.select("account_id", pl.sum_horizontal(*COMPONENTS).alias("_co"))
+        st = (st.join(total, on="account_id", how="left").with_columns(
+            pl.when(pl.col("_co").is_not_null()).then(pl.lit("charged_off"))
+            .otherwise(pl.col("status")).alias("status"),
+            pl.when(pl.col("_co").is_not_null()).then(pl.lit(d)).otherwise(pl.col("chargeoff_date"))
+            .alias("chargeoff_date"),
+            (pl.col("chargeoff_amount") + pl.col("_co").fill_null(0)).alias("chargeoff_amount"),
+            *[pl.when(pl.col("_co").is_not_null()).then(0).otherwise(pl.col(c)).alias(c)
+              for c in ("unbilled_principal", "billed_principal", "accrued_interest",
+                        "total_due", "overdue_amount")],
+            pl.when(pl.col("_co").is_not_null()).then(False).otherwise(pl.col("interest_on"))
+            .alias("interest_on")).drop("_co"))
+        dues = dues.join(ids, on="account_id", how="anti")
+        plans = plans.with_columns(
+            pl.when(pl.col("account_id").is_in(ids.get_column("account_id").implode()))
+            .then(pl.lit("charged_off")).otherwise(pl.col("status")).alias("status"))
+    st = st.with_columns(bucket_expr(pl.col("dpd"), pl.col("status")).alias("bucket"))
+    return st, dues, plans
+
+
+def account_day(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFrame
+                ) -> pl.DataFrame:
+    """The account_day rows: balances by component, delinquency and the day's flows."""
+    dagg = dues.group_by("account_id").agg([pl.col(c).sum().alias(f"due_{c}")
+                                            for c in COMPONENTS])
+    pagg = (plans.filter(pl.col("status").is_in(["active", "billed_out"]))
+            .group_by("account_id").agg(pl.col("remaining_principal").sum()
+                                        .alias("plan_principal")))
+    out = (st.join(dagg, on="account_id", how="left").join(pagg, on="account_id", how="left")
+           .with_columns([pl.col(f"due_{c}").fill_null(0) for c in COMPONENTS]
+                         + [pl.col("plan_principal").fill_null(0)]))
+    return out.with_columns(
+        pl.lit(day.d).alias("business_date"),
+        (pl.col("unbilled_principal") + pl.col("billed_principal") + pl.col("plan_principal")
+         + pl.col("due_principal")).alias("principal"),
+        (pl.col("due_interest") + pl.col("accrued_interest")).alias("interest"),
+        pl.col("due_fee").alias("fee"), pl.col("due_penalty").alias("penalty"))

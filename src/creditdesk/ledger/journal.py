@@ -1,0 +1,85 @@
+"""Double-entry journal lines, built as frames.
+
+Every posting is an *entry* of two or more lines whose debits equal credits.
+The chart of accounts is small and fixed (see docs/ledger.md):
+
+=====================  =========  ==============================================
+ledger account         normal     meaning
+=====================  =========  ==============================================
+receivable_principal   debit      principal owed by customers
+receivable_interest    debit      interest posted and not yet paid
+receivable_fee         debit      fees posted and not yet paid
+receivable_penalty     debit      penalties posted and not yet paid
+customer_credit        credit     advance payments and overpayments held
+merchant_settlement    credit     owed to merchants for purchases
+loan_disbursement      credit     cash paid out for cash-loan drawdowns
+cash                   debit      repayments received
+interest_income        credit     interest earned
+fee_income             credit     instalment fees earned
+penalty_income         credit     penalties earned
+chargeoff_expense      debit      receivables written off
+recovery_income        credit     cash received on charged-off accounts
+=====================  =========  ==============================================
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from creditdesk.ledger.schema import JOURNAL, empty
+
+__all__ = ["RECEIVABLE", "pair_lines", "concat_journal"]
+
+#: the receivable ledger account of each balance component
+RECEIVABLE = {
+    "principal": "receivable_principal",
+    "interest": "receivable_interest",
+    "fee": "receivable_fee",
+    "penalty": "receivable_penalty",
+}
+
+INCOME = {"interest": "interest_income", "fee": "fee_income", "penalty": "penalty_income"}
+
+
+def pair_lines(df: pl.DataFrame, *, event: str, debit: str | pl.Expr, credit: str | pl.Expr,
+               amount: str = "amount", entry_key: str | pl.Expr = "",
+               txn_id: str | None = None) -> pl.DataFrame:
+    """Two journal lines (one debit, one credit) per row of ``df`` with a positive amount.
+
+    ``df`` must hold ``account_id``, ``business_date`` and ``amount``; ``debit``
+    and ``credit`` are ledger-account names or expressions giving them per row.
+    """
+    if df.height == 0:
+        return empty("journal")
+    df = df.filter(pl.col(amount) > 0)
+    key = entry_key if isinstance(entry_key, pl.Expr) else pl.lit(entry_key)
+    base = df.select(
+        pl.col("business_date"),
+        pl.format("{}|{}|{}|{}", pl.col("business_date").dt.strftime("%Y%m%d"),
+                  pl.col("account_id"), pl.lit(event), key).alias("entry_id"),
+        pl.col("account_id"),
+        (pl.col(txn_id) if txn_id else pl.lit(None)).cast(pl.Int64).alias("txn_id"),
+        pl.lit(event).alias("event"),
+        (pl.lit(debit) if isinstance(debit, str) else debit).alias("_dr"),
+        (pl.lit(credit) if isinstance(credit, str) else credit).alias("_cr"),
+        pl.col(amount).cast(pl.Int64).alias("_amt"),
+    )
+    dr = base.select(*_common(), pl.col("_dr").alias("ledger_account"),
+                     pl.col("_amt").alias("debit"), pl.lit(0, pl.Int64).alias("credit"))
+    cr = base.select(*_common(), pl.col("_cr").alias("ledger_account"),
+                     pl.lit(0, pl.Int64).alias("debit"), pl.col("_amt").alias("credit"))
+    return pl.concat([dr, cr]).select([pl.col(c).cast(t) for c, t in JOURNAL.items()])
+
+
+def _common() -> list[pl.Expr]:
+    return [pl.col("business_date"), pl.col("entry_id"), pl.col("account_id"),
+            pl.col("txn_id"), pl.col("event")]
+
+
+def concat_journal(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """All lines of a day in a stable order (so every engine writes the same table)."""
+    parts = [p.select([pl.col(c).cast(t) for c, t in JOURNAL.items()]) for p in parts
+             if p.height]
+    if not parts:
+        return empty("journal")
+    return pl.concat(parts).sort(["account_id", "entry_id", "ledger_account", "debit", "credit"])
