@@ -1,0 +1,239 @@
+"""Gradient-boosted PD model (LightGBM) with early stopping and SHAP reason codes.
+
+Why these choices:
+
+* A validation split is carved out of the *training* rows (stratified) to find
+  the number of trees by early stopping; the model is then refitted on all the
+  training rows with that many trees (scaled up by the share of data that was
+  held back), so no training data is wasted and no test data is peeked at.
+* Conservative, generic defaults (small learning rate, shallow trees, at least
+  50 rows a leaf, row and column subsampling, L2) — nothing tuned to one file.
+* Categorical columns are coded as integers with LightGBM's native categorical
+  splits; categories rarer than ``min_category_count`` and categories unseen
+  in training share the "other" code, missing stays missing.
+* Optional monotone constraints per feature (+1 PD rises with the feature,
+  -1 falls), the usual ask of model validators for e.g. days past due.
+* Reason codes come from LightGBM's exact TreeSHAP (``pred_contrib``), in
+  log-odds of default.
+* Determinism: fixed seeds, ``deterministic=True``, few threads.
+
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> X = pd.DataFrame({"x": rng.normal(size=1000), "c": rng.choice(["a", "b"], 1000)})
+>>> y = (rng.random(1000) < 1 / (1 + np.exp(-2 * X["x"]))).astype(int)
+>>> model = GBMModel(n_estimators=50).fit(X, y)
+>>> model.contributions(X).shape
+(1000, 2)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
+
+from creditdesk.errors import BadInputError
+from creditdesk.risk.scorecard import _check_xy
+
+__all__ = ["GBMModel"]
+
+_OTHER = 0  # the code of rare and unseen categories; real categories start at 1
+
+
+class GBMModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """LightGBM binary PD model following scikit-learn's estimator contract."""
+
+    def __init__(self, *, learning_rate: float = 0.02, num_leaves: int = 15,
+                 min_child_samples: int = 50, n_estimators: int = 3000,
+                 early_stopping_rounds: int = 200, validation_fraction: float = 0.2,
+                 subsample: float = 0.8, colsample: float = 0.7, reg_lambda: float = 1.0,
+                 path_smooth: float = 10.0,
+                 monotone_constraints: dict[str, int] | None = None,
+                 min_category_count: int = 20, refit: bool = True, random_state: int = 0,
+                 num_threads: int = 2) -> None:
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.n_estimators = n_estimators
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.subsample = subsample
+        self.colsample = colsample
+        self.reg_lambda = reg_lambda
+        self.path_smooth = path_smooth
+        self.monotone_constraints = monotone_constraints
+        self.min_category_count = min_category_count
+        self.refit = refit
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def _validate_params(self, names: list[str]) -> None:
+        checks: list[tuple[str, bool, str]] = [
+            ("learning_rate", 0 < self.learning_rate <= 1, "in (0, 1]"),
+            ("num_leaves", isinstance(self.num_leaves, int) and self.num_leaves >= 2,
+             "an integer >= 2"),
+            ("min_child_samples", isinstance(self.min_child_samples, int)
+             and self.min_child_samples >= 1, "an integer >= 1"),
+            ("n_estimators", isinstance(self.n_estimators, int) and self.n_estimators >= 1,
+             "an integer >= 1"),
+            ("early_stopping_rounds", isinstance(self.early_stopping_rounds, int)
+             and self.early_stopping_rounds >= 1, "an integer >= 1"),
+            ("validation_fraction", 0 < self.validation_fraction < 0.5, "in (0, 0.5)"),
+            ("subsample", 0 < self.subsample <= 1, "in (0, 1]"),
+            ("colsample", 0 < self.colsample <= 1, "in (0, 1]"),
+            ("reg_lambda", self.reg_lambda >= 0, "non-negative"),
+            ("path_smooth", self.path_smooth >= 0, "non-negative"),
+            ("num_threads", isinstance(self.num_threads, int) and self.num_threads >= 1,
+             "an integer >= 1"),
+        ]
+        for name, ok, what in checks:
+            if not ok:
+                raise BadInputError(f"{name} must be {what}; got {getattr(self, name)!r}",
+                                    field=name, value=getattr(self, name))
+        for feature, sign in (self.monotone_constraints or {}).items():
+            if feature not in names:
+                raise BadInputError(f"monotone_constraints must name model features; got "
+                                    f"{feature!r}", field="monotone_constraints", value=feature)
+            if sign not in (-1, 0, 1):
+                raise BadInputError(f"monotone_constraints[{feature!r}] must be -1, 0 or 1; "
+                                    f"got {sign!r}", field="monotone_constraints", value=sign)
+
+    def _params(self) -> dict[str, Any]:
+        return {"objective": "binary", "learning_rate": self.learning_rate,
+                "num_leaves": self.num_leaves, "min_child_samples": self.min_child_samples,
+                "bagging_fraction": self.subsample, "bagging_freq": 1 if self.subsample < 1 else 0,
+                "feature_fraction": self.colsample, "lambda_l2": self.reg_lambda,
+                "seed": self.random_state, "deterministic": True, "force_row_wise": True,
+                "num_threads": self.num_threads, "verbose": -1, "max_cat_to_onehot": 8,
+                "cat_smooth": 10.0, "path_smooth": self.path_smooth}
+
+    def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
+        out: dict[str, Any] = {}
+        for name in self.features_:
+            col = X[name]
+            if name in self.category_maps_:
+                codes = col.map(self.category_maps_[name]).astype("float64")
+                codes = codes.fillna(float(_OTHER))
+                codes[col.isna().to_numpy()] = np.nan
+                out[name] = codes
+            else:
+                out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
+        return pd.DataFrame(out, index=X.index)
+
+    def fit(self, X: pd.DataFrame, y: Any) -> GBMModel:
+        """Early-stop on a stratified validation split, then (by default) refit on all rows."""
+        import lightgbm as lgb
+
+        X, yy = _check_xy(X, y)
+        names = [str(c) for c in X.columns]
+        self._validate_params(names)
+        self.features_ = names
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = len(names)
+        self.classes_ = np.array([0, 1])
+        self.category_maps_: dict[str, dict[str, int]] = {}
+        for name in names:
+            if not pd.api.types.is_numeric_dtype(X[name]):
+                counts = X[name].dropna().astype(str).value_counts()
+                kept = sorted(counts[counts >= self.min_category_count].index)
+                self.category_maps_[name] = {c: i + 1 for i, c in enumerate(kept)}
+        data = self._encode(X)
+        cats = [n for n in names if n in self.category_maps_]
+        params = self._params()
+        if self.monotone_constraints:
+            params["monotone_constraints"] = [int(self.monotone_constraints.get(n, 0))
+                                              for n in names]
+        fit_idx, val_idx = train_test_split(np.arange(len(yy)), test_size=self.validation_fraction,
+                                            stratify=yy, random_state=self.random_state)
+        train_set = lgb.Dataset(data.iloc[fit_idx], yy[fit_idx], categorical_feature=cats,
+                                free_raw_data=False)
+        valid_set = lgb.Dataset(data.iloc[val_idx], yy[val_idx], reference=train_set,
+                                categorical_feature=cats)
+        booster = lgb.train(params, train_set, num_boost_round=self.n_estimators,
+                            valid_sets=[valid_set],
+                            callbacks=[lgb.early_stopping(self.early_stopping_rounds,
+                                                          verbose=False)])
+        best = max(int(booster.best_iteration or booster.current_iteration()), 1)
+        self.best_iteration_ = best
+        self.validation_auc_ = float(booster.best_score["valid_0"].get("auc", np.nan)) \
+            if "valid_0" in booster.best_score else float("nan")
+        if self.refit:
+            rounds = max(round(best / (1.0 - self.validation_fraction)), 1)
+            booster = lgb.train(params, lgb.Dataset(data, yy, categorical_feature=cats),
+                                num_boost_round=rounds)
+            self.n_trees_ = rounds
+        else:
+            self.n_trees_ = best
+        self.booster_ = booster
+        return self
+
+    def _check_X(self, X: Any) -> pd.DataFrame:
+        check_is_fitted(self, "booster_")
+        if not isinstance(X, pd.DataFrame):
+            raise BadInputError(f"X must be a pandas DataFrame; got {type(X).__name__}", field="X")
+        missing = [f for f in self.features_ if f not in X.columns]
+        if missing:
+            raise BadInputError(f"X lacks the model's columns: {', '.join(missing)}",
+                                field=missing[0])
+        return X
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Columns: P(good), P(bad)."""
+        data = self._encode(self._check_X(X))
+        p = np.asarray(self.booster_.predict(data, num_iteration=self.n_trees_), dtype=float)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where PD > 0.5 (use :mod:`creditdesk.risk.policy` for real decisions)."""
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """SHAP contributions to the log-odds of default, shape (rows, features)."""
+        data = self._encode(self._check_X(X))
+        contrib = np.asarray(self.booster_.predict(data, num_iteration=self.n_trees_,
+                                                   pred_contrib=True), dtype=float)
+        return contrib[:, :-1]
+
+    def feature_importance(self) -> dict[str, float]:
+        """Total gain per feature."""
+        check_is_fitted(self, "booster_")
+        gains = self.booster_.feature_importance(importance_type="gain")
+        return {n: float(g) for n, g in zip(self.features_, gains, strict=True)}
+
+    # -- plain-data state (see creditdesk.risk.artifact) ----------------------------
+
+    def to_state(self) -> tuple[dict[str, Any], str]:
+        """JSON-ready metadata and LightGBM's own text model."""
+        check_is_fitted(self, "booster_")
+        meta = {"params": self.get_params(), "features": list(self.features_),
+                "category_maps": self.category_maps_, "n_trees": int(self.n_trees_),
+                "best_iteration": int(self.best_iteration_)}
+        return meta, self.booster_.model_to_string(num_iteration=self.n_trees_)
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], model_text: str) -> GBMModel:
+        """Rebuild a fitted model from :meth:`to_state`."""
+        import lightgbm as lgb
+
+        try:
+            model = cls(**meta["params"])
+            model.features_ = [str(f) for f in meta["features"]]
+            model.category_maps_ = {k: {str(c): int(i) for c, i in v.items()}
+                                    for k, v in meta["category_maps"].items()}
+            model.n_trees_ = int(meta["n_trees"])
+            model.best_iteration_ = int(meta["best_iteration"])
+            booster = lgb.Booster(model_str=model_text)
+        except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
+            raise BadInputError(f"gbm model state is not valid: {exc}") from exc
+        if booster.num_feature() != len(model.features_):
+            raise BadInputError("gbm model state is not valid: feature count disagrees "
+                                f"({booster.num_feature()} vs {len(model.features_)})")
+        model.booster_ = booster
+        model.feature_names_in_ = np.asarray(model.features_, dtype=object)
+        model.n_features_in_ = len(model.features_)
+        model.classes_ = np.array([0, 1])
+        return model
