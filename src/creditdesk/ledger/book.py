@@ -99,7 +99,7 @@ class InMemoryBook:
 
     def table(self, name: str) -> pl.DataFrame:
         """A history table (all dates) or a state table (latest)."""
-        if name in self.state:
+        if name in self.state and name not in self.history:
             return self.state[name]
         parts = self.history[name]
         return pl.concat(parts) if parts else empty(name)

@@ -36,6 +36,12 @@ def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFr
     from creditdesk.ledger.steps import principal_by_account, rhu, scaled_rate
 
     p = day.params
+    if txns.height == 0:
+        from creditdesk.ledger.schema import empty
+
+        none = txns.with_columns(pl.lit(None, pl.String).alias("status"),
+                                 pl.lit(None, pl.String).alias("reason"))
+        return st, none, empty("plans"), empty("instalments"), plans
     in_items = principal_by_account(dues, plans)
     acct = (st.select("account_id", "product", "kind", "status", "credit_limit", "daily_rate",
                       "unbilled_principal", "billed_principal", "max_loan_rate_s",

@@ -229,8 +229,9 @@ POOLS = (("accrued_interest", "interest"), ("billed_principal", "principal"),
 def apply_credits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, dues: pl.DataFrame
                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Allocate repayments, refunds and held credit; recoveries on charged-off accounts."""
-    cred = credits_today(txns).join(st.select("account_id", "status"), on="account_id")
-    recov = cred.filter(pl.col("status") == "charged_off")
+    cred = credits_today(txns).join(
+        st.select("account_id", pl.col("status").alias("_account_status")), on="account_id")
+    recov = cred.filter(pl.col("_account_status") == "charged_off")
     if recov.height:
         day.journal.append(pair_lines(
             recov.with_columns(day.lit_date.alias("business_date")), event="recovery",
@@ -240,7 +241,7 @@ def apply_credits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, dues: pl.DataF
                         {"_r": "recovered_today"})
         st = st.with_columns((pl.col("recovered_total") + pl.col("recovered_today"))
                              .alias("recovered_total"))
-    live = cred.filter(pl.col("status") == "open")
+    live = cred.filter(pl.col("_account_status") == "open")
     held = st.filter((pl.col("credit_balance") > 0) & (pl.col("status") == "open")).select(
         "account_id", pl.lit(0, pl.Int64).alias("seq"), pl.lit(None, pl.Int64).alias("txn_id"),
         pl.lit("credit").alias("kind"), pl.col("credit_balance").alias("amount"))
