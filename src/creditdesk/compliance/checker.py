@@ -1,0 +1,197 @@
+"""The one contact checker: ``check(proposed, customer, history, profile) -> Decision``.
+
+Pure: no I/O, no clock, no randomness. Every contact creditdesk makes, by any
+channel, by an agent or a robot, planned or ad hoc, is allowed by this function
+first; the caller logs both answers (:mod:`creditdesk.compliance.audit`).
+
+Order of evaluation, which is also the order in which a blocking rule is reported:
+
+1. holds, 2. restricted media and consent, 3. third-party rules, 4. template rules
+(forbidden phrases, required phrases, opt-out), 5. timed rules (quiet hours, caps,
+waits) in profile order. Within a group, profile order.
+
+The first four groups do not depend on time, so when one of them blocks,
+``next_allowed_at`` is ``None``: only a change of state (a hold lifted, a new
+template) can allow the contact. When only timed rules block, the checker searches
+forward: at each candidate instant every blocking timed rule says when it stops
+blocking, the candidate jumps to the latest of those, and the search ends at the
+first instant no rule blocks. Each jump skips only blocked instants, so the answer
+is the exact earliest allowed instant, not an estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from creditdesk.compliance.errors import ComplianceInputError
+from creditdesk.compliance.history import History
+from creditdesk.compliance.localtime import from_us, local_of
+from creditdesk.compliance.model import (
+    CHANNELS,
+    PARTIES,
+    Allowed,
+    Blocked,
+    ContactEvent,
+    CustomerState,
+    Decision,
+    ProposedContact,
+)
+from creditdesk.compliance.profiles import Profile
+from creditdesk.compliance.rules import StandingRule, TimedRule, compile_rule
+
+__all__ = ["ALLOWED", "SEARCH_HORIZON_DAYS", "check", "check_many"]
+
+ALLOWED = Allowed()
+SEARCH_HORIZON_DAYS = 400
+"""How far ahead the next-allowed search looks before answering ``None`` (never)."""
+_MAX_STEPS = 10_000
+_EMPTY = History()
+_DAY_US = 86_400_000_000
+
+_PHASE = {"hold": 0, "restricted_media": 1, "requires_consent": 1,
+          "third_party_unreachable_only": 2, "third_party_objection": 2,
+          "template_forbidden": 3, "template_required": 3, "opt_out_required": 3,
+          "quiet_hours": 4, "cap": 4, "wait_after": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The compiled rules that govern one (channel, party) pair, in evaluation order."""
+
+    holds: tuple[StandingRule, ...]
+    standing: tuple[StandingRule, ...]
+    timed: tuple[TimedRule, ...]
+    uses_history: bool
+
+
+def _compile(profile: Profile) -> dict[tuple[str, str], _Plan]:
+    ordered = sorted(profile.rules, key=lambda r: _PHASE[r.kind])  # stable: profile order
+    plans: dict[tuple[str, str], _Plan] = {}
+    compiled = {r.id: compile_rule(r) for r in ordered}
+    for channel in CHANNELS:
+        for party in PARTIES:
+            rules = [r for r in ordered if r.applies(channel, party)]
+            holds = tuple(cast(StandingRule, compiled[r.id]) for r in rules if r.kind == "hold")
+            standing = tuple(cast(StandingRule, compiled[r.id]) for r in rules
+                             if r.kind != "hold" and _PHASE[r.kind] < 4)
+            timed = tuple(cast(TimedRule, compiled[r.id]) for r in rules if _PHASE[r.kind] == 4)
+            plans[channel, party] = _Plan(holds, standing, timed,
+                                          any(t.uses_history for t in timed))
+    return plans
+
+
+# Compiled plans by profile identity. The entry keeps its profile alive, so an id is
+# never reused while cached; the cache is small because profiles are few.
+_PLANS: dict[int, tuple[Profile, dict[tuple[str, str], _Plan]]] = {}
+
+
+def _plans(profile: Profile) -> dict[tuple[str, str], _Plan]:
+    hit = _PLANS.get(id(profile))
+    if hit is not None and hit[0] is profile:
+        return hit[1]
+    if len(_PLANS) >= 64:
+        _PLANS.clear()
+    plans = _compile(profile)
+    _PLANS[id(profile)] = (profile, plans)
+    return plans
+
+
+def _validate_history(t: int, history: History) -> None:
+    last = history.last_us
+    if last is not None and last > t:
+        ev = history.events[-1]
+        raise ComplianceInputError.for_field(
+            "history.ts", ev.ts.isoformat(),
+            "is after the proposed contact; history holds contacts already made")
+
+
+def check(proposed: ProposedContact, customer: CustomerState,
+          history: Sequence[ContactEvent], profile: Profile) -> Decision:
+    """Allow or block ``proposed`` under ``profile``, given the customer and past contacts.
+
+    ``history`` holds the debtor's contacts made before ``proposed.ts`` (an event
+    after it is refused with :class:`ComplianceInputError`). To plan several contacts,
+    add each allowed one to the history before checking the next.
+
+    >>> from datetime import datetime
+    >>> from creditdesk.compliance import load_profile
+    >>> cn = load_profile("CN")
+    >>> who = CustomerState("Asia/Shanghai")
+    >>> def call(ts):
+    ...     return ProposedContact(datetime.fromisoformat(ts), "voice", number="+8613800138000")
+    >>> check(call("2026-03-02T21:59:59+08:00"), who, [], cn)
+    Allowed()
+    >>> d = check(call("2026-03-02T22:00:00+08:00"), who, [], cn)
+    >>> d.rule_id, d.next_allowed_at.isoformat()
+    ('cn.quiet_hours', '2026-03-03T08:00:00+08:00')
+    """
+    plan = _plans(profile)[proposed.channel, proposed.party]
+    if customer.holds:
+        for rule in plan.holds:
+            why = rule.check(proposed, customer)
+            if why is not None:
+                return Blocked(rule.id, why, None)
+    for rule in plan.standing:
+        why = rule.check(proposed, customer)
+        if why is not None:
+            return Blocked(rule.id, why, None)
+    timed = plan.timed
+    if not timed:
+        return ALLOWED
+    t = proposed.us
+    if isinstance(history, History):
+        hist = history
+        _validate_history(t, hist)
+    elif plan.uses_history:
+        hist = History(history)
+        _validate_history(t, hist)
+    else:
+        hist = _EMPTY
+    local = proposed.ts.astimezone(customer.tz)
+    for trule in timed:
+        rel = trule.release(t, local, proposed, customer, hist)
+        if rel is not None:
+            reason = trule.reason(t, local, proposed, customer, hist)
+            return Blocked(trule.id, reason, _next_allowed(timed, t, local, proposed, customer,
+                                                           hist))
+    return ALLOWED
+
+
+def _next_allowed(timed: Sequence[TimedRule], t: int, local: datetime, p: ProposedContact,
+                  s: CustomerState, h: History) -> datetime | None:
+    """Earliest instant >= ``t`` no timed rule blocks, or ``None`` past the horizon."""
+    horizon = t + SEARCH_HORIZON_DAYS * _DAY_US
+    c = t
+    for _ in range(_MAX_STEPS):
+        latest = None
+        for rule in timed:
+            rel = rule.release(c, local, p, s, h)
+            if rel is not None and (latest is None or rel > latest):
+                latest = rel
+        if latest is None:
+            return from_us(c, s.tz)
+        if latest <= c:  # a rule broke its contract; never loop on it
+            raise AssertionError(f"rule release {latest} not after {c}")
+        c = latest
+        if c > horizon:
+            return None
+        local = local_of(c, s.tz)
+    return None
+
+
+def check_many(items: Iterable[tuple[ProposedContact, CustomerState, Sequence[ContactEvent]]],
+               profile: Profile) -> list[Decision]:
+    """:func:`check` over many (proposed, customer, history) triples: the planner's batch path.
+
+    >>> from datetime import datetime
+    >>> from creditdesk.compliance import load_profile
+    >>> who = CustomerState("America/New_York")
+    >>> p = ProposedContact(datetime.fromisoformat("2026-03-02T20:59:00-05:00"), "voice",
+    ...                     number="2125550100")
+    >>> [d.allowed for d in check_many([(p, who, [])], load_profile("US"))]
+    [True]
+    """
+    return [check(p, s, h, profile) for p, s, h in items]
