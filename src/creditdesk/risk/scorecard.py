@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from creditdesk.errors import BadInputError
@@ -42,6 +44,7 @@ from creditdesk.errors import BadInputError
 __all__ = ["FeatureBins", "ScoreScaling", "ScorecardModel"]
 
 _SMOOTH = 0.5
+_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 @dataclass(frozen=True)
@@ -186,9 +189,10 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """
 
     def __init__(self, *, pdo: float = 20.0, base_score: float = 600.0, base_odds: float = 50.0,
-                 monotonic_trend: str = "auto_asc_desc", max_n_bins: int = 10,
+                 monotonic_trend: str = "auto", max_n_bins: int = 10,
                  min_bin_size: float = 0.05, max_n_prebins: int = 20,
-                 min_prebin_size: float = 0.05, min_iv: float = 0.02, C: float = 1.0,
+                 min_prebin_size: float = 0.05, min_iv: float = 0.02,
+                 encoding: str = "dummy", C: float | None = None,
                  max_correlation: float = 0.95) -> None:
         self.pdo = pdo
         self.base_score = base_score
@@ -199,6 +203,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.max_n_prebins = max_n_prebins
         self.min_prebin_size = min_prebin_size
         self.min_iv = min_iv
+        self.encoding = encoding
         self.C = C
         self.max_correlation = max_correlation
 
@@ -222,7 +227,10 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if not 0 < self.min_prebin_size < 0.5:
             raise BadInputError(f"min_prebin_size must be in (0, 0.5); got "
                                 f"{self.min_prebin_size!r}", field="min_prebin_size")
-        if not self.C > 0:
+        if self.encoding not in ("dummy", "woe"):
+            raise BadInputError(f"encoding must be 'dummy' or 'woe'; got {self.encoding!r}",
+                                field="encoding")
+        if self.C is not None and not self.C > 0:
             raise BadInputError(f"C must be positive; got {self.C!r}", field="C")
         if not 0 < self.max_correlation <= 1:
             raise BadInputError(f"max_correlation must be in (0, 1]; got "
@@ -270,9 +278,12 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.classes_ = np.array([0, 1])
         candidates = sorted((n for n in names if all_bins[n].iv >= self.min_iv),
                             key=lambda n: -all_bins[n].iv)
-        woe = pd.DataFrame({n: all_bins[n].transform(X[n]) for n in candidates})
-        selected = self._decorrelate(woe, candidates)
-        self._fit_regression(woe, yy, selected, all_bins)
+        self.all_bins_ = all_bins
+        if self.encoding == "woe":
+            woe = pd.DataFrame({n: all_bins[n].transform(X[n]) for n in candidates})
+            self._fit_woe(woe, yy, self._decorrelate(woe, candidates), all_bins)
+        else:
+            self._fit_dummy(X, yy, candidates, all_bins)
         return self
 
     def _decorrelate(self, woe: pd.DataFrame, ordered: list[str]) -> list[str]:
@@ -287,14 +298,28 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 kept.append(i)
         return [ordered[i] for i in kept]
 
-    def _fit_regression(self, woe: pd.DataFrame, y: np.ndarray, selected: list[str],
-                        all_bins: dict[str, FeatureBins]) -> None:
+    def _regression(self, design: Any, y: np.ndarray) -> LogisticRegression:
+        if self.C is not None:
+            return LogisticRegression(C=self.C, max_iter=3000).fit(design, y)
+        folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(len(y)), y))
+        best_auc, best_c = -1.0, _C_GRID[-1]
+        for c in _C_GRID:
+            aucs = [roc_auc_score(y[te], LogisticRegression(C=c, max_iter=3000)
+                                  .fit(design[tr], y[tr]).decision_function(design[te]))
+                    for tr, te in folds]
+            if float(np.mean(aucs)) > best_auc + 1e-4:
+                best_auc, best_c = float(np.mean(aucs)), c
+        self.C_ = best_c
+        return LogisticRegression(C=best_c, max_iter=3000).fit(design, y)
+
+    def _fit_woe(self, woe: pd.DataFrame, y: np.ndarray, selected: list[str],
+                 all_bins: dict[str, FeatureBins]) -> None:
+        """One coefficient per feature on its WoE; wrong-signed features are dropped."""
         features = list(selected)
         coef = np.zeros(0)
         intercept = float(np.log(y.mean() / (1 - y.mean())))
         while features:
-            lr = LogisticRegression(C=self.C, max_iter=2000)
-            lr.fit(woe[features].to_numpy(), y)
+            lr = self._regression(woe[features].to_numpy(), y)
             coef = lr.coef_[0]
             intercept = float(lr.intercept_[0])
             wrong = [f for f, c in zip(features, coef, strict=True) if c >= 0]
@@ -303,10 +328,43 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             worst = max(wrong, key=lambda f: coef[features.index(f)])
             features.remove(worst)
         self.features_ = features
-        self.coef_ = np.asarray(coef if features else np.zeros(0), dtype=float)
         self.intercept_ = intercept
         self.bins_ = {f: all_bins[f] for f in features}
-        self.all_bins_ = all_bins
+        self.logit_bins_ = {f: float(c) * np.asarray(all_bins[f].woe, dtype=float)
+                            for f, c in zip(features, coef, strict=True)}
+
+    def _fit_dummy(self, X: pd.DataFrame, y: np.ndarray, selected: list[str],
+                   all_bins: dict[str, FeatureBins]) -> None:
+        """One L2-penalised coefficient per bin (the dummy-variable scorecard)."""
+        self.features_ = list(selected)
+        self.bins_ = {f: all_bins[f] for f in selected}
+        if not selected:
+            self.intercept_ = float(np.log(y.mean() / (1 - y.mean())))
+            self.logit_bins_ = {}
+            return
+        design = self._one_hot(X)
+        lr = self._regression(design, y)
+        beta = lr.coef_[0]
+        self.intercept_ = float(lr.intercept_[0])
+        self.logit_bins_ = {}
+        start = 0
+        for f in selected:
+            k = self.bins_[f].n_bins + 2
+            block = np.array(beta[start:start + k], dtype=float)
+            block[np.asarray(self.bins_[f].count) == 0] = 0.0  # never seen: average risk
+            self.logit_bins_[f] = block
+            start += k
+
+    def _one_hot(self, X: pd.DataFrame) -> Any:
+        from scipy import sparse
+
+        blocks = []
+        for f in self.features_:
+            idx = self.bins_[f].bin_index(X[f])
+            k = self.bins_[f].n_bins + 2
+            blocks.append(sparse.csr_matrix((np.ones(len(idx)), (np.arange(len(idx)), idx)),
+                                            shape=(len(idx), k)))
+        return sparse.hstack(blocks).tocsr()
 
     # -- prediction ----------------------------------------------------------------
 
@@ -316,7 +374,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return ScoreScaling(float(self.pdo), float(self.base_score), float(self.base_odds))
 
     def _check_X(self, X: Any) -> pd.DataFrame:
-        check_is_fitted(self, "coef_")
+        check_is_fitted(self, "logit_bins_")
         if not isinstance(X, pd.DataFrame):
             raise BadInputError(f"X must be a pandas DataFrame; got {type(X).__name__}", field="X")
         missing = [f for f in self.features_ if f not in X.columns]
@@ -325,16 +383,17 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                                 field=missing[0])
         return X
 
-    def woe_matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The WoE of every selected feature, shape (rows, features)."""
+    def _contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """Each feature's share of the log-odds of default, shape (rows, features)."""
         X = self._check_X(X)
         if not self.features_:
             return np.zeros((len(X), 0))
-        return np.column_stack([self.bins_[f].transform(X[f]) for f in self.features_])
+        return np.column_stack([self.logit_bins_[f][self.bins_[f].bin_index(X[f])]
+                                for f in self.features_])
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """log-odds of default."""
-        return np.asarray(self.intercept_ + self.woe_matrix(X) @ self.coef_, dtype=float)
+        return np.asarray(self.intercept_ + self._contributions(X).sum(axis=1), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: P(good), P(bad)."""
@@ -349,17 +408,16 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         s = self.scaling
         n = max(len(self.features_), 1)
         share = (s.offset - s.factor * self.intercept_) / n
-        return {f: -s.factor * c * np.asarray(self.bins_[f].woe) + share
-                for f, c in zip(self.features_, self.coef_, strict=True)}
+        return {f: -s.factor * self.logit_bins_[f] + share for f in self.features_}
 
     def points_matrix(self, X: pd.DataFrame) -> np.ndarray:
         """Points of every row for every selected feature; rows sum to the score."""
         X = self._check_X(X)
-        per_bin = self._points_per_bin()
+        s = self.scaling
         if not self.features_:
-            return np.full((len(X), 1), self.scaling.offset - self.scaling.factor * self.intercept_)
-        return np.column_stack([per_bin[f][self.bins_[f].bin_index(X[f])]
-                                for f in self.features_])
+            return np.full((len(X), 1), s.offset - s.factor * self.intercept_)
+        share = (s.offset - s.factor * self.intercept_) / len(self.features_)
+        return -s.factor * self._contributions(X) + share
 
     def credit_score(self, X: pd.DataFrame) -> np.ndarray:
         """The scaled score: the sum of the row's points."""
@@ -368,9 +426,11 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def points_lost(self, X: pd.DataFrame) -> np.ndarray:
         """Per feature, the row's points minus the best points that feature can give (<= 0)."""
         X = self._check_X(X)
+        if not self.features_:
+            return np.zeros((len(X), 0))
         per_bin = self._points_per_bin()
         best = np.array([self._best_points(f, per_bin[f]) for f in self.features_])
-        return self.points_matrix(X) - best if self.features_ else np.zeros((len(X), 0))
+        return np.minimum(self.points_matrix(X) - best, 0.0)
 
     def _best_points(self, name: str, points: np.ndarray) -> float:
         counts = np.asarray(self.bins_[name].count)
@@ -379,25 +439,28 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def points_table(self) -> pd.DataFrame:
         """One row per feature and bin: bin label, counts, bad rate, WoE, IV, points."""
-        check_is_fitted(self, "coef_")
+        check_is_fitted(self, "logit_bins_")
         per_bin = self._points_per_bin()
         rows = []
-        for f, c in zip(self.features_, self.coef_, strict=True):
+        for f in self.features_:
             b = self.bins_[f]
             for i, label in enumerate(b.labels()):
                 rows.append({"feature": f, "bin": label, "count": b.count[i], "bad": b.bad[i],
                              "bad_rate": b.bad[i] / b.count[i] if b.count[i] else None,
-                             "woe": b.woe[i], "iv": b.iv, "coefficient": float(c),
-                             "points": float(per_bin[f][i])})
+                             "woe": b.woe[i], "iv": b.iv,
+                             "logit": float(self.logit_bins_[f][i]),
+                             "points": round(float(per_bin[f][i]), 2)})
         return pd.DataFrame(rows)
 
     # -- plain-data state (see creditdesk.risk.artifact) ----------------------------
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to score, as JSON-ready data."""
-        check_is_fitted(self, "coef_")
+        check_is_fitted(self, "logit_bins_")
         return {"params": self.get_params(), "features": list(self.features_),
-                "coef": [float(c) for c in self.coef_], "intercept": float(self.intercept_),
+                "intercept": float(self.intercept_),
+                "logit_bins": {f: [float(v) for v in self.logit_bins_[f]]
+                               for f in self.features_},
                 "iv": {k: float(v) for k, v in self.iv_.items()},
                 "feature_names_in": [str(n) for n in self.feature_names_in_],
                 "bins": [asdict(self.bins_[f]) for f in self.features_]}
@@ -408,15 +471,20 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         try:
             model = cls(**state["params"])
             bins = {b["name"]: FeatureBins(**b) for b in state["bins"]}
-            model.features_ = list(state["features"])
-            model.coef_ = np.asarray(state["coef"], dtype=float)
+            model.features_ = [str(f) for f in state["features"]]
             model.intercept_ = float(state["intercept"])
-            model.iv_ = dict(state["iv"])
+            model.logit_bins_ = {str(f): np.asarray(v, dtype=float)
+                                 for f, v in state["logit_bins"].items()}
+            model.iv_ = {str(k): float(v) for k, v in state["iv"].items()}
             model.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInputError(f"scorecard state is not valid: {exc}") from exc
-        if set(bins) != set(model.features_) or len(model.coef_) != len(model.features_):
+        if set(bins) != set(model.features_) or set(model.logit_bins_) != set(model.features_):
             raise BadInputError("scorecard state is not valid: bins and coefficients disagree")
+        for f in model.features_:
+            if len(model.logit_bins_[f]) != bins[f].n_bins + 2 or len(bins[f].woe) != \
+                    bins[f].n_bins + 2:
+                raise BadInputError(f"scorecard state is not valid: bins of {f!r} disagree")
         model.bins_ = bins
         model.all_bins_ = bins
         model.n_features_in_ = len(model.feature_names_in_)

@@ -1,0 +1,103 @@
+"""The end-of-day runner: read the state, run the kernel, write one date atomically.
+
+``run_eod(store, through)`` closes every business date after the last closed
+one up to ``through``, in order. Each date is one transaction on the store:
+a crash mid-date leaves the books as of the previous date, and running again
+produces exactly what an uninterrupted run would have. Closing a date that is
+already closed does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from creditdesk.errors import BadInputError
+from creditdesk.ledger.kernel import DayInput, DayOutput, close_day
+from creditdesk.ledger.params import LedgerParams
+from creditdesk.ledger.schema import PER_DATE_TABLES, STATE_TABLES
+from creditdesk.store.base import Store
+
+__all__ = ["EodReport", "run_eod", "first_business_date", "read_day_input", "write_day"]
+
+#: test hook: pause in the middle of writing this date (used to kill -9 a real run)
+PAUSE_ENV = "CREDITDESK_TEST_PAUSE_MID_DATE"
+
+
+@dataclass(frozen=True)
+class EodReport:
+    first: date | None
+    last: date | None
+    dates_closed: int
+    seconds: float
+
+
+def first_business_date(store: Store) -> date | None:
+    """Where a new book starts: the earliest account opening or transaction date."""
+    a = store.scalar("SELECT min(opened) FROM accounts")
+    t = store.scalar("SELECT min(business_date) FROM transactions")
+    dates = [x for x in (a, t) if isinstance(x, date)]
+    return min(dates) if dates else None
+
+
+def read_day_input(store: Store, d: date) -> DayInput:
+    """The state after the previous date plus the date's events."""
+    prev = store.read("account_day", "business_date = ?", [d - timedelta(days=1)])
+    return DayInput(
+        business_date=d,
+        accounts=store.read("accounts", "opened <= ?", [d]),
+        prev=prev,
+        dues=store.read("dues"),
+        plan_state=store.read("plan_state"),
+        billing=store.read("instalments", "bill_date = ?", [d]),
+        txns=store.read("transactions", "business_date = ?", [d]),
+    )
+
+
+def write_day(store: Store, d: date, out: DayOutput) -> None:
+    """All of a date's output, then the closed marker, in one transaction."""
+    pause = os.environ.get(PAUSE_ENV)
+    with store.transaction():
+        for t in PER_DATE_TABLES:
+            store.append(t, getattr(out, t))
+            if pause == d.isoformat() and t == "account_day":
+                Path(os.environ.get(PAUSE_ENV + "_FILE", "pause.flag")).write_text(d.isoformat())
+                time.sleep(600)
+        for t in STATE_TABLES:
+            store.replace_state(t, getattr(out, t))
+        store.append("closed_dates", pl.DataFrame(
+            {"business_date": [d], "closed_at": [datetime.now(UTC)]}))
+
+
+def run_eod(store: Store, through: date, params: LedgerParams,
+            on_date: Callable[[date, int, int], None] | None = None,
+            closer: Callable[[DayInput, LedgerParams], DayOutput] = close_day) -> EodReport:
+    """Close every date after the last closed one up to ``through``.
+
+    ``on_date(date, index, total)`` is called after each date (progress bars).
+    """
+    last = store.last_closed()
+    start = last + timedelta(days=1) if last else first_business_date(store)
+    t0 = time.perf_counter()
+    if start is None or start > through:
+        if last is not None and through < last:
+            pass  # closing a closed date is a no-op
+        return EodReport(None, None, 0, time.perf_counter() - t0)
+    total = (through - start).days + 1
+    if total > 3660:
+        raise BadInputError(f"through must be within 10 years of the next date {start}; "
+                            f"got {through}", field="through", value=through)
+    d = start
+    for i in range(total):
+        out = closer(read_day_input(store, d), params)
+        write_day(store, d, out)
+        if on_date:
+            on_date(d, i + 1, total)
+        d += timedelta(days=1)
+    return EodReport(start, through, total, time.perf_counter() - t0)

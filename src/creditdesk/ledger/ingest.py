@@ -1,0 +1,327 @@
+"""Loading customers, accounts and transactions into the books.
+
+A file is taken whole or not at all: every row is validated first, and the
+first problems are reported naming the file, the row (1-based, as a
+spreadsheet shows data rows), the field and the value. Loading the same
+transactions again posts nothing twice: a row whose ``external_id`` is
+already in the books with the same content is skipped; the same id with
+different content is refused. The format is documented in docs/ingestion.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from zoneinfo import available_timezones
+
+import polars as pl
+
+from creditdesk.errors import BadInputError, ClosedDateError
+from creditdesk.ledger.schema import TABLES
+from creditdesk.ledger.steps import scaled_rate
+from creditdesk.products.catalogue import Catalogue
+from creditdesk.store.base import Store
+
+__all__ = ["LoadReport", "load_frames", "read_table_file", "REQUIRED"]
+
+REQUIRED = {
+    "customers": ("customer_id", "timezone"),
+    "accounts": ("account_id", "customer_id", "product", "credit_limit", "opened"),
+    "transactions": ("external_id", "account_id", "business_date", "type", "amount"),
+}
+TXN_TYPES = ("purchase", "repayment", "refund", "cash_loan", "instalment_conversion")
+MAX_ERRORS = 10
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    customers: int = 0
+    accounts: int = 0
+    transactions: int = 0
+    duplicates_skipped: int = 0
+
+
+def read_table_file(path: str | Path) -> pl.DataFrame:
+    """Read a CSV (every column as text, validated later) or a Parquet file."""
+    p = Path(path)
+    if not p.exists():
+        raise BadInputError(f"file not found: {p}", field="path", value=str(p))
+    if p.suffix.lower() in (".parquet", ".pq"):
+        df = pl.read_parquet(p)
+        return df.with_columns([pl.col(c).cast(pl.String) for c in df.columns])
+    try:
+        return pl.read_csv(p, infer_schema=False, encoding="utf8-lossy")
+    except pl.exceptions.PolarsError as exc:
+        raise BadInputError(f"{p}: not a readable CSV file: {exc}", field="path",
+                            value=str(p)) from exc
+
+
+class _Errors:
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.items: list[tuple[int, str, str, object]] = []
+
+    def flag(self, df: pl.DataFrame, bad: pl.Expr, field: str, rule: str) -> None:
+        hits = df.with_row_index("_row").filter(bad.fill_null(True))
+        for row, value in hits.select("_row", field).head(MAX_ERRORS).iter_rows():
+            self.items.append((int(row) + 1, field, rule, value))
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        self.items.sort()
+        lines = [f"{self.table} row {r}: {f} must be {rule}; got {v!r}"
+                 for r, f, rule, v in self.items[:MAX_ERRORS]]
+        more = len(self.items) - MAX_ERRORS
+        msg = "\n".join(lines) + (f"\n... and {more} more" if more > 0 else "")
+        r, f, _, v = self.items[0]
+        cls = ClosedDateError if "after the last closed" in self.items[0][2] else BadInputError
+        raise cls(msg, row=r, field=f, value=v)
+
+
+def _require(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    missing = [c for c in REQUIRED[table] if c not in df.columns]
+    if missing:
+        raise BadInputError(f"{table}: required column(s) missing: {', '.join(missing)}",
+                            field=missing[0], value=None)
+    unknown = [c for c in df.columns if c not in TABLES[table] or c in ("txn_id", "load_id",
+                                                                         "source_row")]
+    if unknown:
+        raise BadInputError(f"{table}: unknown column(s): {', '.join(unknown)} "
+                            f"(see docs/ingestion.md)", field=unknown[0], value=None)
+    for c in TABLES[table]:
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias(c))
+    return df.with_columns([pl.col(c).str.strip_chars() for c in df.columns])
+
+
+def _int(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.Int64, strict=False)
+
+
+def _date(col: str) -> pl.Expr:
+    return pl.col(col).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+
+
+def _check_ids(df: pl.DataFrame, errs: _Errors, key: str) -> None:
+    errs.flag(df, pl.col(key).is_null() | (pl.col(key) == ""), key, "a non-empty id")
+    errs.flag(df, pl.col(key).is_duplicated(), key, "unique within the file")
+
+
+def validate_customers(df: pl.DataFrame) -> pl.DataFrame:
+    errs = _Errors("customers")
+    df = _require(df, "customers")
+    _check_ids(df, errs, "customer_id")
+    zones = sorted(available_timezones())
+    errs.flag(df, ~pl.col("timezone").is_in(zones), "timezone", "an IANA time zone")
+    for c in ("city_tier", "birth_year"):
+        errs.flag(df, pl.col(c).is_not_null() & _int(c).is_null(), c, "an integer")
+    for c in ("consent_voice", "consent_sms", "consent_push", "consent_email"):
+        errs.flag(df, pl.col(c).is_not_null()
+                  & ~pl.col(c).str.to_lowercase().is_in(["true", "false", "1", "0"]),
+                  c, "true or false")
+    errs.raise_if_any()
+    consents = ("consent_voice", "consent_sms", "consent_push", "consent_email")
+    typed = df.with_columns(
+        *[_int(c).cast(pl.Int32) for c in ("city_tier", "birth_year")],
+        *[pl.when(pl.col(c).is_null()).then(True)
+          .otherwise(pl.col(c).str.to_lowercase().is_in(["true", "1"])).alias(c)
+          for c in consents],
+        pl.col("language").fill_null("zh"))
+    return typed.select([pl.col(c).cast(t) for c, t in TABLES["customers"].items()])
+
+
+def validate_accounts(df: pl.DataFrame, catalogue: Catalogue, known_customers: pl.Series
+                      ) -> pl.DataFrame:
+    errs = _Errors("accounts")
+    df = _require(df, "accounts")
+    _check_ids(df, errs, "account_id")
+    errs.flag(df, ~pl.col("customer_id").is_in(known_customers.implode()), "customer_id",
+              "a customer in the books or in this load")
+    errs.flag(df, ~pl.col("product").is_in(list(catalogue.products)), "product",
+              f"a product of the catalogue ({', '.join(catalogue.products)})")
+    errs.flag(df, _int("credit_limit").is_null() | (_int("credit_limit") <= 0), "credit_limit",
+              "a positive integer of minor units")
+    errs.flag(df, _date("opened").is_null(), "opened", "a date YYYY-MM-DD")
+    for c in ("bill_day", "due_day"):
+        errs.flag(df, pl.col(c).is_not_null() & ~_int(c).is_between(1, 28), c,
+                  "an integer from 1 to 28")
+    errs.flag(df, pl.col("daily_rate").is_not_null()
+              & pl.col("daily_rate").map_elements(lambda s: scaled_rate(s) is None,
+                                                  return_dtype=pl.Boolean),
+              "daily_rate", "a decimal string such as 0.0005")
+    errs.raise_if_any()
+    typed = df.with_columns(_int("credit_limit"), _date("opened"),
+                            _int("bill_day").cast(pl.Int32), _int("due_day").cast(pl.Int32))
+    return typed.select([pl.col(c).cast(t) for c, t in TABLES["accounts"].items()])
+
+
+def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.DataFrame,
+                          last_closed: date | None, exposure: pl.DataFrame,
+                          pending: pl.DataFrame) -> pl.DataFrame:
+    """Typed transactions, or BadInputError naming the rows.
+
+    ``exposure``: per account, principal owed at the last closed date
+    (``account_id, exposure``); ``pending``: debits already loaded for dates
+    not yet closed (``account_id, business_date, pending``).
+    """
+    errs = _Errors("transactions")
+    df = _require(df, "transactions")
+    errs.flag(df, pl.col("external_id").is_null() | (pl.col("external_id") == ""),
+              "external_id", "a non-empty id")
+    errs.flag(df, pl.col("external_id").is_duplicated(), "external_id", "unique within the file")
+    errs.flag(df, ~pl.col("type").is_in(list(TXN_TYPES)), "type", f"one of {', '.join(TXN_TYPES)}")
+    errs.flag(df, _int("amount").is_null() | (_int("amount") <= 0), "amount",
+              "a positive integer of minor units")
+    errs.flag(df, _date("business_date").is_null(), "business_date", "a date YYYY-MM-DD")
+    if last_closed is not None:
+        errs.flag(df, _date("business_date") <= last_closed, "business_date",
+                  f"after the last closed date {last_closed}")
+    kinds = pl.DataFrame({"product": list(catalogue.products),
+                          "kind": [p.kind for p in catalogue.products.values()]})
+    acc = accounts.join(kinds, on="product", how="left").select(
+        "account_id", "product", "kind", "opened", "credit_limit")
+    j = df.join(acc, on="account_id", how="left", maintain_order="left")
+    errs.flag(j, pl.col("kind").is_null(), "account_id", "an account in the books or this load")
+    errs.flag(j, pl.col("kind").is_not_null() & (_date("business_date") < pl.col("opened")),
+              "business_date", "on or after the account's opening date")
+    needs_rev = pl.col("type").is_in(["purchase", "refund", "instalment_conversion"])
+    errs.flag(j, pl.col("kind").is_not_null() & needs_rev & (pl.col("kind") != "revolving"),
+              "type", "allowed by the account's product (revolving only)")
+    errs.flag(j, pl.col("kind").is_not_null() & (pl.col("type") == "cash_loan")
+              & (pl.col("kind") != "cash_loan"), "type",
+              "allowed by the account's product (cash_loan only)")
+    is_loan = pl.col("type") == "cash_loan"
+    is_conv = pl.col("type") == "instalment_conversion"
+    errs.flag(j, (is_loan | is_conv) & (_int("terms").is_null() | (_int("terms") <= 0)),
+              "terms", "a positive integer (needed by cash_loan and instalment_conversion)")
+    errs.flag(j, is_loan & pl.col("method").is_null(), "method",
+              "given for a cash_loan (equal_instalment, equal_principal or interest_first)")
+    errs.flag(j, pl.col("daily_rate").is_not_null()
+              & pl.col("daily_rate").map_elements(lambda s: scaled_rate(s) is None,
+                                                  return_dtype=pl.Boolean),
+              "daily_rate", "a decimal string such as 0.0004")
+    errs.raise_if_any()
+    # product rules a row must satisfy
+    for i, row in enumerate(j.iter_rows(named=True), start=1):
+        if len(errs.items) >= MAX_ERRORS:
+            break
+        prod = catalogue.products[row["product"]]
+        if row["type"] == "cash_loan":
+            if int(row["terms"]) not in prod.terms:  # type: ignore[union-attr]
+                errs.items.append((i, "terms", f"one of {prod.terms} for product "  # type: ignore[union-attr]
+                                   f"{row['product']}", row["terms"]))
+            if row["method"] not in prod.methods:  # type: ignore[union-attr]
+                errs.items.append((i, "method", f"one of {prod.methods}", row["method"]))  # type: ignore[union-attr]
+        elif row["type"] == "instalment_conversion":
+            fees = prod.instalment_fee_rates  # type: ignore[union-attr]
+            if int(row["terms"]) not in fees:
+                errs.items.append((i, "terms", f"one of {sorted(fees)} for product "
+                                   f"{row['product']}", row["terms"]))
+    errs.raise_if_any()
+    # credit limit: principal owed at the last closed date + the same date's debits
+    # (already loaded, then in file order) must stay within the limit. Repayments
+    # free the limit once posted by end of day, so later dates are judged then.
+    debit = pl.col("type").is_in(["purchase", "cash_loan"])
+    lim = (j.with_row_index("_i").with_columns(_date("business_date").alias("_bd"))
+           .join(exposure, on="account_id", how="left")
+           .join(pending, left_on=["account_id", "_bd"], right_on=["account_id", "business_date"],
+                 how="left")
+           .with_columns(pl.when(debit).then(_int("amount")).otherwise(0).alias("_d"))
+           .with_columns(pl.col("_d").cum_sum().over("account_id", "_bd", order_by="_i")
+                         .alias("_cum")))
+    errs.flag(lim.sort("_i"), debit & (pl.col("exposure").fill_null(0)
+                                        + pl.col("pending").fill_null(0) + pl.col("_cum")
+                                        > pl.col("credit_limit")),
+              "amount", "within the available credit limit")
+    errs.raise_if_any()
+    typed = df.with_columns(_int("amount"), _date("business_date"),
+                            _int("terms").cast(pl.Int32))
+    return typed
+
+
+def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame | None = None,
+                accounts: pl.DataFrame | None = None,
+                transactions: pl.DataFrame | None = None, load_id: str = "") -> LoadReport:
+    """Validate and write the given frames in one transaction (text columns expected)."""
+    known_c = store.read("customers").get_column("customer_id")
+    cust = acct = txns = None
+    if customers is not None:
+        cust = validate_customers(customers)
+        cust, _ = _new_rows(store, "customers", cust, "customer_id")
+        known_c = pl.concat([known_c, cust.get_column("customer_id")])
+    if accounts is not None:
+        acct = validate_accounts(accounts, catalogue, known_c)
+        acct, _ = _new_rows(store, "accounts", acct, "account_id")
+    dup = 0
+    if transactions is not None:
+        all_acc = store.read("accounts")
+        if acct is not None:
+            all_acc = pl.concat([all_acc, acct])
+        last = store.last_closed()
+        exposure, pending = _exposure(store, last)
+        typed = validate_transactions(transactions, catalogue, all_acc, last, exposure, pending)
+        txns, dup = _new_transactions(store, typed, load_id)
+    with store.transaction():
+        if cust is not None:
+            store.append("customers", cust)
+        if acct is not None:
+            store.append("accounts", acct)
+        if txns is not None:
+            store.append("transactions", txns)
+    return LoadReport(customers=0 if cust is None else cust.height,
+                      accounts=0 if acct is None else acct.height,
+                      transactions=0 if txns is None else txns.height, duplicates_skipped=dup)
+
+
+def _exposure(store: Store, last: date | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    pending = store.read("transactions", "type IN ('purchase', 'cash_loan')"
+                         + (" AND business_date > ?" if last else ""), [last] if last else None)
+    pend = pending.group_by("account_id", "business_date").agg(
+        pl.col("amount").sum().alias("pending"))
+    owed = (store.read("account_day", "business_date = ?", [last]) if last
+            else pl.DataFrame(schema={"account_id": pl.String, "principal": pl.Int64}))
+    return owed.select("account_id", pl.col("principal").alias("exposure")), pend
+
+
+def _new_rows(store: Store, table: str, df: pl.DataFrame, key: str
+              ) -> tuple[pl.DataFrame, int]:
+    """Rows not yet in the books; rows already there must be identical."""
+    have = store.read(table).filter(pl.col(key).is_in(df.get_column(key).implode()))
+    if have.height == 0:
+        return df, 0
+    both = df.join(have, on=key, how="inner", suffix="_old")
+    cols = [c for c in df.columns if c != key]
+    differs = pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}_old")) for c in cols])
+    conflict = both.filter(differs)
+    if conflict.height:
+        v = conflict.get_column(key)[0]
+        raise BadInputError(f"{table}: {key} {v!r} is already in the books with different "
+                            f"values", field=key, value=v)
+    return df.join(have.select(key), on=key, how="anti"), have.height
+
+
+def _new_transactions(store: Store, df: pl.DataFrame, load_id: str) -> tuple[pl.DataFrame, int]:
+    ids = df.get_column("external_id")
+    have = store.read("transactions").filter(pl.col("external_id").is_in(ids.implode()))
+    df = df.drop("source_row", "txn_id", "load_id", strict=False).with_row_index(
+        "source_row", offset=1).with_columns(
+        pl.col("source_row").cast(pl.Int64))
+    if have.height:
+        cmp = ["account_id", "business_date", "type", "amount", "terms", "method", "daily_rate"]
+        both = df.join(have, on="external_id", suffix="_old")
+        differs = pl.any_horizontal([pl.col(c).cast(pl.String).ne_missing(
+            pl.col(f"{c}_old").cast(pl.String)) for c in cmp])
+        conflict = both.filter(differs)
+        if conflict.height:
+            r = conflict.row(0, named=True)
+            raise BadInputError(
+                f"transactions row {r['source_row']}: external_id {r['external_id']!r} was "
+                f"already loaded with different values", row=r["source_row"],
+                field="external_id", value=r["external_id"])
+        df = df.join(have.select("external_id"), on="external_id", how="anti")
+    start = int(store.scalar("SELECT coalesce(max(txn_id), 0) FROM transactions") or 0) + 1
+    df = df.with_columns(pl.int_range(start, start + df.height, dtype=pl.Int64).alias("txn_id"),
+                         pl.lit(load_id).alias("load_id"))
+    return df.select([pl.col(c).cast(t) for c, t in TABLES["transactions"].items()]), have.height

@@ -1,0 +1,81 @@
+"""The Store contract every engine implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from creditdesk.errors import StoreError
+
+__all__ = ["Store", "parse_url", "MIGRATIONS"]
+
+#: versioned schema migrations: (version, description). Each store applies the
+#: ones it has not recorded, in order, inside one transaction.
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, "books: customers, accounts, transactions, plans, instalments, state and history"),
+]
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """Split a store URL into (scheme, location), refusing unknown schemes.
+
+    >>> parse_url("duckdb:///tmp/x.duckdb")
+    ('duckdb', '/tmp/x.duckdb')
+    >>> parse_url("duckdb:///./creditdesk.duckdb")
+    ('duckdb', './creditdesk.duckdb')
+    """
+    if "://" not in url:
+        raise StoreError(f"store URL must look like duckdb:///path or spark:///path; got {url!r}")
+    scheme, rest = url.split("://", 1)
+    if scheme not in ("duckdb", "spark"):
+        raise StoreError(f"store URL scheme must be duckdb or spark; got {scheme!r} in {url!r}")
+    location = rest[1:] if rest.startswith("/./") else rest
+    if rest.startswith("/./"):
+        location = "./" + rest[3:]
+    if not location:
+        raise StoreError(f"store URL must name a path; got {url!r}")
+    return scheme, location
+
+
+class Store(ABC):
+    """Reads frames, and writes them atomically per business date."""
+
+    location: Path
+
+    @abstractmethod
+    def migrate(self) -> None: ...
+
+    @abstractmethod
+    def read(self, table: str, where: str | None = None,
+             params: list[object] | None = None) -> pl.DataFrame:
+        """Rows of ``table`` matching a SQL ``where`` clause with ``?`` parameters."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def append(self, table: str, df: pl.DataFrame) -> None: ...
+
+    @abstractmethod
+    def replace_state(self, table: str, df: pl.DataFrame) -> None:
+        """Make ``df`` the whole current content of a state table."""
+
+    @abstractmethod
+    def scalar(self, sql: str, params: list[object] | None = None) -> object: ...
+
+    def last_closed(self) -> date | None:
+        value = self.scalar("SELECT max(business_date) FROM closed_dates")
+        return value if isinstance(value, date) else None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the engine's resources."""
+
+    def iter_tables(self) -> Iterator[str]:
+        from creditdesk.ledger.schema import TABLES
+
+        yield from TABLES
