@@ -45,7 +45,8 @@ def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFr
     in_items = principal_by_account(dues, plans)
     acct = (st.select("account_id", "product", "kind", "status", "credit_limit", "daily_rate",
                       "unbilled_principal", "billed_principal", "max_loan_rate_s",
-                      "min_loan_rate_s", "overdue_mult_s", "bill_day", "due_day")
+                      "min_loan_rate_s", "overdue_mult_s", "bill_day", "due_day",
+                      "days_per_month")
             .join(in_items, on="account_id", how="left")
             .with_columns((pl.col("unbilled_principal") + pl.col("billed_principal")
                            + pl.col("in_items").fill_null(0)).alias("start_principal")))
@@ -189,10 +190,11 @@ def _new_plans(day: Day, loans: pl.DataFrame, conv: pl.DataFrame, rhu: object
     d = day.lit_date
     plans_rows, inst_rows, state_rows = [], [], []
     if loans.height:
-        sched = schedule_frame(loans.select(
+        sched = pl.concat([schedule_frame(group.select(
             "plan_id", pl.col("amount").alias("principal"), "terms",
             pl.col("rate_s").alias("daily_rate_scaled"), "method", d.alias("start")),
-            days_per_month=30)
+            days_per_month=int(dpm)) for (dpm,), group in
+            loans.partition_by("days_per_month", as_dict=True).items()])
         sched = sched.join(loans.select("plan_id", "account_id"), on="plan_id")
         inst_rows.append(sched.with_columns(d.alias("business_date"),
                                             pl.col("due_date").alias("bill_date")))

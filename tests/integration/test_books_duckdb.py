@@ -1,0 +1,130 @@
+"""The books on a real DuckDB file: loading, idempotency, refusals, end of day, account view."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from creditdesk.errors import BadInputError, ClosedDateError, NotFoundError
+from creditdesk.ledger.account import account_view
+from creditdesk.ledger.eod import run_eod
+from creditdesk.ledger.ingest import load_frames
+from creditdesk.products import default_catalogue
+from creditdesk.store import open_store
+
+
+def text(rows: list[dict]) -> pl.DataFrame:
+    """Rows as a CSV file would give them: every value as text."""
+    cols = sorted({k for r in rows for k in r})
+    return pl.DataFrame({c: [None if r.get(c) is None else str(r[c]) for r in rows]
+                         for c in cols}, schema=dict.fromkeys(cols, pl.String))
+
+
+CUST = [{"customer_id": "C1", "timezone": "Asia/Shanghai"},
+        {"customer_id": "C2", "timezone": "Asia/Shanghai"}]
+ACCT = [{"account_id": "R1", "customer_id": "C1", "product": "revolving",
+         "credit_limit": 500_000, "opened": "2026-01-05"},
+        {"account_id": "L1", "customer_id": "C2", "product": "cash_loan",
+         "credit_limit": 2_000_000, "opened": "2026-01-15"}]
+TXNS = [{"external_id": "t1", "account_id": "R1", "business_date": "2026-01-05",
+         "type": "purchase", "amount": 100_000},
+        {"external_id": "t2", "account_id": "L1", "business_date": "2026-01-15",
+         "type": "cash_loan", "amount": 1_000_000, "terms": 12, "method": "equal_instalment",
+         "daily_rate": "0.0004"},
+        {"external_id": "t3", "account_id": "R1", "business_date": "2026-02-10",
+         "type": "repayment", "amount": 10_000}]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(f"duckdb:///{tmp_path}/books.duckdb")
+    load_frames(s, default_catalogue(), customers=text(CUST), accounts=text(ACCT),
+                transactions=text(TXNS))
+    yield s
+    s.close()
+
+
+def snapshot(store) -> dict[str, pl.DataFrame]:
+    return {t: store.read(t) for t in ("transactions", "account_day", "journal", "dues",
+                                       "closed_dates", "customers", "accounts")}
+
+
+def same(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> bool:
+    return all(a[k].equals(b[k]) for k in a)
+
+
+def test_loading_twice_posts_once(store):
+    report = load_frames(store, default_catalogue(), transactions=text(TXNS))
+    assert (report.transactions, report.duplicates_skipped) == (0, 3)
+    assert store.read("transactions").height == 3
+
+
+def test_same_external_id_with_other_content_is_refused(store):
+    changed = [dict(TXNS[0], amount=100_001)]
+    before = snapshot(store)
+    with pytest.raises(BadInputError, match="external_id 't1'"):
+        load_frames(store, default_catalogue(), transactions=text(changed))
+    assert same(before, snapshot(store))
+
+
+@pytest.mark.parametrize("row, field, words", [
+    ({"account_id": "NOPE"}, "account_id", "an account in the books"),
+    ({"amount": -5}, "amount", "positive integer"),
+    ({"amount": 0}, "amount", "positive integer"),
+    ({"amount": 12.5}, "amount", "positive integer"),
+    ({"amount": 600_000}, "amount", "available credit limit"),
+    ({"business_date": "2026-02-30"}, "business_date", "YYYY-MM-DD"),
+    ({"type": "gift"}, "type", "one of"),
+    ({"account_id": "L1", "type": "cash_loan", "business_date": "2026-02-01",
+      "method": "equal_instalment"}, "terms", "positive integer"),
+])
+def test_bad_transactions_are_refused_naming_row_and_field(store, row, field, words):
+    good = {"external_id": "n1", "account_id": "R1", "business_date": "2026-02-01",
+            "type": "purchase", "amount": 1_000}
+    bad = dict(good, external_id="n2") | row
+    before = snapshot(store)
+    with pytest.raises(BadInputError) as err:
+        load_frames(store, default_catalogue(), transactions=text([good, bad]))
+    assert err.value.field == field and err.value.row == 2
+    assert "row 2" in str(err.value) and field in str(err.value) and words in str(err.value)
+    assert same(before, snapshot(store))  # nothing written, not even the good row
+
+
+def test_unknown_product_is_refused(store):
+    with pytest.raises(BadInputError, match="product"):
+        load_frames(store, default_catalogue(), accounts=text([
+            {"account_id": "X9", "customer_id": "C1", "product": "platinum",
+             "credit_limit": 1000, "opened": "2026-01-01"}]))
+
+
+def test_eod_closes_in_order_and_again_is_a_no_op(store):
+    params = __import__("creditdesk.ledger.params", fromlist=["ledger_params"]).ledger_params(
+        default_catalogue())
+    report = run_eod(store, date(2026, 2, 12), params)
+    assert report.first == date(2026, 1, 5) and report.dates_closed == 39
+    before = snapshot(store)
+    again = run_eod(store, date(2026, 2, 12), params)
+    earlier = run_eod(store, date(2026, 1, 20), params)
+    assert again.dates_closed == 0 and earlier.dates_closed == 0
+    assert same(before, snapshot(store))
+    # a transaction dated on a closed date is refused
+    with pytest.raises(ClosedDateError, match="after the last closed date 2026-02-12"):
+        load_frames(store, default_catalogue(), transactions=text([
+            {"external_id": "late", "account_id": "R1", "business_date": "2026-02-12",
+             "type": "repayment", "amount": 100}]))
+    view = account_view(store, "R1")
+    assert view["as_of"] == date(2026, 2, 12)
+    assert view["balances"] == {"principal": 100_000 - 10_000, "interest": 2 * 45, "fee": 0,
+                                "penalty": 0}
+    assert view["dpd"] == 0 and view["statements"][0]["min_due"] == 10_000
+    loan = account_view(store, "L1")
+    assert loan["balances"]["principal"] == 1_000_000
+    assert loan["dpd"] == 0 and loan["bucket"] == "M0"  # first instalment due 15 Feb
+    assert [t["state"] for t in loan["plans"][0]["schedule"]] == ["scheduled"] * 12
+
+
+def test_unknown_account_view(store):
+    with pytest.raises(NotFoundError):
+        account_view(store, "ZZZ")
