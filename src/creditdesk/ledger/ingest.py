@@ -260,7 +260,7 @@ def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame |
         if acct is not None:
             all_acc = pl.concat([all_acc, acct])
         last = store.last_closed()
-        exposure, pending = _exposure(store, last)
+        exposure, pending = _exposure(store, last, transactions.get_column("external_id"))
         typed = validate_transactions(transactions, catalogue, all_acc, last, exposure, pending)
         txns, dup = _new_transactions(store, typed, load_id)
     with store.transaction():
@@ -275,9 +275,15 @@ def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame |
                       transactions=0 if txns is None else txns.height, duplicates_skipped=dup)
 
 
-def _exposure(store: Store, last: date | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _exposure(store: Store, last: date | None, incoming: pl.Series
+              ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Principal owed at the last close, and debits pending for later dates.
+
+    Rows of the incoming file already in the books are not counted twice.
+    """
     pending = store.read("transactions", "type IN ('purchase', 'cash_loan')"
                          + (" AND business_date > ?" if last else ""), [last] if last else None)
+    pending = pending.filter(~pl.col("external_id").is_in(incoming.implode()))
     pend = pending.group_by("account_id", "business_date").agg(
         pl.col("amount").sum().alias("pending"))
     owed = (store.read("account_day", "business_date = ?", [last]) if last
