@@ -134,7 +134,7 @@ def score_cmd(
     table = score_table(bundle, read_table(data), policy=load_policy(policy),
                         income_col=income_col)
     write_table(table, out)
-    summary = {"out": str(out), "rows": int(len(table)), "model_type": bundle.model_type,
+    summary: dict[str, Any] = {"out": str(out), "rows": len(table), "model_type": bundle.model_type,
                "mean_pd": float(table["pd"].mean()) if len(table) else None,
                "bands": {str(k): int(v) for k, v in table["risk_band"].value_counts()
                          .sort_index().items()},

@@ -117,7 +117,7 @@ def target_vector(frame: pd.DataFrame, target: str) -> np.ndarray:
         numeric = pd.to_numeric(col, errors="coerce")
         bad_mask = numeric.isna() | ~numeric.isin([0, 1])
         if bad_mask.any():
-            bad = pd.unique(col[bad_mask])[:5]
+            bad = [v.item() if hasattr(v, "item") else v for v in pd.unique(col[bad_mask])[:5]]
             raise BadInputError(
                 f"target column {target!r} must be 0 or 1; got {', '.join(map(repr, bad))}",
                 field=target, value=bad[0])
@@ -182,17 +182,14 @@ def infer_schema(frame: pd.DataFrame, target: str, *, time_col: str | None = Non
             schema.dropped[key] = "dropped on request"
         elif col.nunique(dropna=True) <= 1:
             schema.dropped[key] = "constant"
-        elif pd.api.types.is_datetime64_any_dtype(col):
+        elif pd.api.types.is_datetime64_any_dtype(col) or (
+                _is_string(col) and _looks_like_dates(col)):
             schema.numeric.append(key)
             schema.dates.append(key)
         elif _looks_like_id(col):
             schema.dropped[key] = "id-like (unique per row)"
         elif _is_string(col):
-            if _looks_like_dates(col):
-                schema.numeric.append(key)
-                schema.dates.append(key)
-            else:
-                schema.categorical.append(key)
+            schema.categorical.append(key)
         else:
             schema.numeric.append(key)
     if not schema.features:

@@ -44,7 +44,7 @@ __all__ = ["GBMModel"]
 _OTHER = 0  # the code of rare and unseen categories; real categories start at 1
 
 
-class GBMModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class GBMModel(ClassifierMixin, BaseEstimator):
     """LightGBM binary PD model following scikit-learn's estimator contract."""
 
     def __init__(self, *, learning_rate: float = 0.02, num_leaves: int = 15,

@@ -22,6 +22,7 @@ contribution) is never given as a reason, so a row may have fewer than three.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ def reason_columns(adverse: np.ndarray, features: Sequence[str], k: int = 3,
     """
     order, values = _top_indices(adverse, k)
     names = np.asarray(features, dtype=object)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {}
     for i in range(k):
         if i < order.shape[1]:
             hurt = values[:, i] > 1e-12

@@ -32,12 +32,12 @@ th{background:#f3f3f3} td.l,th.l{text-align:left}
 """
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, *, charts: bool = True) -> str:
     from plotly.offline import get_plotlyjs
 
+    script = f"<script type=\"text/javascript\">{get_plotlyjs()}</script>" if charts else ""
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
-            f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style>{script}</head>"
             f"<body><h1>{html.escape(title)}</h1>{body}</body></html>\n")
 
 
@@ -131,9 +131,10 @@ def training_report_html(metrics: dict[str, Any], y: np.ndarray, pd_: np.ndarray
 
 def points_table_html(table: pd.DataFrame) -> str:
     """The scorecard's points table as a page (no charts needed)."""
-    rows = table.to_dict(orient="records")
+    rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()}
+                                  for r in table.to_dict(orient="records")]
     return _page("creditdesk scorecard points table",
-                 _table(rows, left=("feature", "bin")))  # type: ignore[arg-type]
+                 _table(rows, left=("feature", "bin")), charts=False)
 
 
 def monitor_report_html(result: dict[str, Any]) -> str:

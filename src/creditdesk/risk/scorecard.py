@@ -28,6 +28,7 @@ scoring is a vectorised look-up that needs neither optbinning nor pickle.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -172,7 +173,7 @@ def _check_xy(X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray]:
     return X, yy.astype(np.int64)
 
 
-class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class ScorecardModel(ClassifierMixin, BaseEstimator):
     """A points scorecard following scikit-learn's estimator contract.
 
     ``X`` is a DataFrame: numeric columns are binned as numbers, object or
@@ -255,7 +256,9 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         frame = X.copy()
         for c in categorical:
             frame[c] = frame[c].astype(object)
-        process.fit(frame, yy)
+        with warnings.catch_warnings():  # optbinning's own pandas-deprecation noise
+            warnings.filterwarnings("ignore", message="Setting an item of incompatible dtype")
+            process.fit(frame, yy)
         all_bins: dict[str, FeatureBins] = {}
         for name in names:
             optb = process.get_binned_variable(name)
@@ -393,7 +396,8 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """log-odds of default."""
-        return np.asarray(self.intercept_ + self._contributions(X).sum(axis=1), dtype=float)
+        contributions = self._contributions(X)
+        return np.asarray(self.intercept_ + contributions.sum(axis=1), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: P(good), P(bad)."""

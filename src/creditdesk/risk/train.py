@@ -133,7 +133,7 @@ def _split(frame: pd.DataFrame, y: np.ndarray, schema: FeatureSchema, options: T
         if len(np.unique(y[idx])) < 2:
             raise BadInputError(f"the {name} part must hold both classes of {schema.target!r}; "
                                 "got one", field=schema.target)
-    info.update({"n_train": int(len(train_idx)), "n_test": int(len(test_idx))})
+    info.update({"n_train": len(train_idx), "n_test": len(test_idx)})
     return np.sort(train_idx), np.sort(test_idx), info
 
 
@@ -185,7 +185,7 @@ def train(data: str | Path | pd.DataFrame, target: str, out_dir: str | Path,
         if options.cv_folds else None
     iv = {f: m.information_value(X[f].iloc[train_idx], y[train_idx]) for f in schema.features}
     metrics: dict[str, Any] = {
-        "model_type": options.model, "target": target, "n_rows": int(len(frame)),
+        "model_type": options.model, "target": target, "n_rows": len(frame),
         "split": split_info,
         "holdout": m.summary(y_test, pd_test),
         "train_auc": m.auc(y[train_idx], model.predict_proba(X.iloc[train_idx])[:, 1]),
