@@ -227,3 +227,26 @@ def demo(customers: int = typer.Option(2000, "--customers", help="accounts in th
                       f"{kpis['seconds']} s")
     out_console.print(f"figures: {out / 'kpis.json'}; books: {kpis['store']}")
     out_console.print(f"look at an account: creditdesk account show A00000000 --store {kpis['store']}")
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (not timed tests).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("eod")
+@handle_errors
+def bench_eod_cmd(accounts: int = typer.Option(100_000, "--accounts"),
+                  workdir: Path = typer.Option(Path("./bench-work"), "--workdir"),
+                  json_out: bool = typer.Option(False, "--json")) -> None:
+    """Time end of day on a synthetic book: an ordinary date and a bill date."""
+    from creditdesk.ledger.bench import bench_eod
+
+    if accounts <= 0:
+        raise BadInputError(f"--accounts must be positive; got {accounts}", field="accounts",
+                            value=accounts)
+    with err_console.status("building the book and closing it to the eve of a bill date"):
+        result = bench_eod(accounts, workdir)
+    if json_out:
+        print_json(result)
+    else:
+        out_console.print_json(data=result)

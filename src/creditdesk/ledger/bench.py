@@ -1,0 +1,76 @@
+"""The end-of-day benchmark: an ordinary date and a bill date against the copy floor.
+
+The floor is one plain copy of the previous date's ``account_day`` on the same
+engine (reading and writing the state once): the least any end of day must do.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from creditdesk.demo import _as_text
+from creditdesk.ledger.eod import read_day_input, run_eod, write_day
+from creditdesk.ledger.ingest import load_frames
+from creditdesk.ledger.kernel import close_day
+from creditdesk.ledger.params import ledger_params
+from creditdesk.ledger.synthetic import synthetic_book
+from creditdesk.products import default_catalogue
+from creditdesk.store import open_store
+
+__all__ = ["bench_eod"]
+
+
+def _timed_close(store: Any, d: date, params: Any) -> dict[str, float]:
+    t0 = time.perf_counter()
+    inp = read_day_input(store, d)
+    t1 = time.perf_counter()
+    out = close_day(inp, params)
+    t2 = time.perf_counter()
+    write_day(store, d, out)
+    t3 = time.perf_counter()
+    return {"seconds": t3 - t0, "read": t1 - t0, "kernel": t2 - t1, "write": t3 - t2,
+            "accounts": out.account_day.height}
+
+
+def _copy_floor(store: Any, d: date) -> float:
+    t0 = time.perf_counter()
+    store.scalar("CREATE OR REPLACE TEMP TABLE _floor AS SELECT * FROM account_day "
+                 "WHERE business_date = ?", [d])
+    return time.perf_counter() - t0
+
+
+def bench_eod(accounts: int, workdir: Path, *, seed: int = 11) -> dict[str, Any]:
+    """Build a synthetic book, close it to the eve of a bill date, then time two dates."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "bench.duckdb"
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    store = open_store(f"duckdb:///{db}")
+    cat = default_catalogue()
+    params = ledger_params(cat)
+    start = date(2026, 1, 1)
+    t0 = time.perf_counter()
+    book = synthetic_book(accounts, start, 62, seed=seed)
+    load_frames(store, cat, customers=_as_text(book["customers"]),
+                accounts=_as_text(book["accounts"]), transactions=_as_text(book["transactions"]))
+    build = time.perf_counter() - t0
+    run_eod(store, date(2026, 2, 27), params)
+    ordinary = _timed_close(store, date(2026, 2, 28), params)
+    floor_o = _copy_floor(store, date(2026, 2, 27))
+    bill = _timed_close(store, date(2026, 3, 1), params)
+    floor_b = _copy_floor(store, date(2026, 2, 28))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    store.close()
+    result: dict[str, Any] = {"engine": "duckdb", "accounts": accounts,
+                              "build_seconds": round(build, 2), "peak_memory_mb": round(peak_mb)}
+    for name, r, floor in (("ordinary_date", ordinary, floor_o), ("bill_date", bill, floor_b)):
+        result[name] = {k: round(v, 3) for k, v in r.items()} | {
+            "accounts_per_second": round(r["accounts"] / r["seconds"]),
+            "copy_floor_seconds": round(floor, 3),
+            "ratio_to_copy_floor": round(r["seconds"] / floor, 1)}
+    _ = timedelta
+    return result
