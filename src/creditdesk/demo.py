@@ -23,7 +23,7 @@ from creditdesk.ledger.synthetic import synthetic_book
 from creditdesk.products import default_catalogue
 from creditdesk.store import open_store
 
-__all__ = ["run_demo", "portfolio_kpis"]
+__all__ = ["portfolio_kpis", "run_demo"]
 
 
 def _as_text(df: pl.DataFrame) -> pl.DataFrame:

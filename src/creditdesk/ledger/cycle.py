@@ -28,8 +28,14 @@ import polars as pl
 from creditdesk.ledger.journal import RECEIVABLE, pair_lines
 from creditdesk.ledger.steps import COMPONENTS, Day, _add_flows, outstanding, rhu
 
-__all__ = ["accrue", "check_due_dates", "issue_statements", "delinquency", "account_day",
-           "bucket_expr"]
+__all__ = [
+    "account_day",
+    "accrue",
+    "bucket_expr",
+    "check_due_dates",
+    "delinquency",
+    "issue_statements",
+]
 
 
 def _billed_principal_owed(st: pl.DataFrame, dues: pl.DataFrame) -> pl.DataFrame:

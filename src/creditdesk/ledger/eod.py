@@ -24,7 +24,7 @@ from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import PER_DATE_TABLES, STATE_TABLES
 from creditdesk.store.base import Store
 
-__all__ = ["EodReport", "run_eod", "first_business_date", "read_day_input", "write_day"]
+__all__ = ["EodReport", "first_business_date", "read_day_input", "run_eod", "write_day"]
 
 #: test hook: pause in the middle of writing this date (used to kill -9 a real run)
 PAUSE_ENV = "CREDITDESK_TEST_PAUSE_MID_DATE"

@@ -23,7 +23,7 @@ from creditdesk.ledger.steps import scaled_rate
 from creditdesk.products.catalogue import Catalogue
 from creditdesk.store.base import Store
 
-__all__ = ["LoadReport", "load_frames", "read_table_file", "REQUIRED"]
+__all__ = ["REQUIRED", "LoadReport", "load_frames", "read_table_file"]
 
 REQUIRED = {
     "customers": ("customer_id", "timezone"),

@@ -28,7 +28,7 @@ import polars as pl
 
 from creditdesk.ledger.schema import JOURNAL, empty
 
-__all__ = ["RECEIVABLE", "pair_lines", "concat_journal"]
+__all__ = ["RECEIVABLE", "concat_journal", "pair_lines"]
 
 #: the receivable ledger account of each balance component
 RECEIVABLE = {

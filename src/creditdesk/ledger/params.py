@@ -15,7 +15,7 @@ import polars as pl
 
 from creditdesk.money import rate_to_scaled
 
-__all__ = ["LedgerParams", "ledger_params", "ALLOCATION_ORDERS"]
+__all__ = ["ALLOCATION_ORDERS", "LedgerParams", "ledger_params"]
 
 #: inside one due item, which component a payment settles first (DESIGN.md:
 #: penalty -> fee -> interest -> principal, as Apache Fineract does)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["TABLES", "empty", "STATE_TABLES", "PER_DATE_TABLES", "REFERENCE_TABLES"]
+__all__ = ["PER_DATE_TABLES", "REFERENCE_TABLES", "STATE_TABLES", "TABLES", "empty"]
 
 I64 = pl.Int64
 I32 = pl.Int32

@@ -16,7 +16,7 @@ import polars as pl
 
 from creditdesk.ledger import debits
 from creditdesk.ledger.allocation import allocate
-from creditdesk.ledger.journal import RECEIVABLE, pair_lines
+from creditdesk.ledger.journal import pair_lines
 from creditdesk.ledger.params import LedgerParams
 from creditdesk.money import RATE_SCALE
 

@@ -12,7 +12,7 @@ import polars as pl
 
 from creditdesk.errors import StoreError
 
-__all__ = ["Store", "parse_url", "MIGRATIONS"]
+__all__ = ["MIGRATIONS", "Store", "parse_url"]
 
 #: versioned schema migrations: (version, description). Each store applies the
 #: ones it has not recorded, in order, inside one transaction.
