@@ -75,7 +75,8 @@ def rules_cmd(profile: ProfileOpt, as_json: JsonOpt = False) -> None:
         _print_json(info)
         return
     table = Table(title=f"{info['name']} {info['version']} — {info['description']}")
-    for col in ("rule", "kind", "parameters", "source"):
+    table.add_column("rule", no_wrap=True)  # ids stay whole, so they can be grepped
+    for col in ("kind", "parameters", "source"):
         table.add_column(col, overflow="fold")
     for r in info["rules"]:
         params = "; ".join(f"{k}={_short(k, v)}" for k, v in r["params"].items()
