@@ -28,7 +28,7 @@ from typing import cast
 
 from creditdesk.compliance.errors import ComplianceInputError
 from creditdesk.compliance.history import History
-from creditdesk.compliance.localtime import from_us, local_of
+from creditdesk.compliance.localtime import local_of
 from creditdesk.compliance.model import (
     CHANNELS,
     PARTIES,
@@ -151,34 +151,44 @@ def check(proposed: ProposedContact, customer: CustomerState,
     else:
         hist = _EMPTY
     local = proposed.ts.astimezone(customer.tz)
-    for trule in timed:
+    for k, trule in enumerate(timed):
         rel = trule.release(t, local, proposed, customer, hist)
         if rel is not None:
             reason = trule.reason(t, local, proposed, customer, hist)
-            return Blocked(trule.id, reason, _next_allowed(timed, t, local, proposed, customer,
-                                                           hist))
+            # rules before k do not block at t; start the search from the others
+            for later in timed[k + 1:]:
+                other = later.release(t, local, proposed, customer, hist)
+                if other is not None and other > rel:
+                    rel = other
+            return Blocked(trule.id, reason,
+                           _next_allowed(timed, t, rel, proposed, customer, hist))
     return ALLOWED
 
 
-def _next_allowed(timed: Sequence[TimedRule], t: int, local: datetime, p: ProposedContact,
+def _next_allowed(timed: Sequence[TimedRule], t: int, first: int, p: ProposedContact,
                   s: CustomerState, h: History) -> datetime | None:
-    """Earliest instant >= ``t`` no timed rule blocks, or ``None`` past the horizon."""
+    """Earliest instant >= ``first`` no timed rule blocks, or ``None`` past the horizon.
+
+    ``first`` is the latest release among the rules blocking at ``t``: nothing in
+    ``[t, first)`` is allowed, because each of those rules blocks until its release.
+    """
     horizon = t + SEARCH_HORIZON_DAYS * _DAY_US
-    c = t
+    c = first
+    tz = s.tz
     for _ in range(_MAX_STEPS):
+        if c > horizon:
+            return None
+        local = local_of(c, tz)
         latest = None
         for rule in timed:
             rel = rule.release(c, local, p, s, h)
             if rel is not None and (latest is None or rel > latest):
                 latest = rel
         if latest is None:
-            return from_us(c, s.tz)
+            return local
         if latest <= c:  # a rule broke its contract; never loop on it
             raise AssertionError(f"rule release {latest} not after {c}")
         c = latest
-        if c > horizon:
-            return None
-        local = local_of(c, s.tz)
     return None
 
 

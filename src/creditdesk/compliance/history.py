@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from operator import attrgetter
+from itertools import islice
+from operator import le
 from typing import overload
 
 from creditdesk.compliance.model import ContactEvent
 
 __all__ = ["History"]
-
-_BY_TIME = attrgetter("us")
 
 
 class History(Sequence[ContactEvent]):
@@ -35,15 +34,19 @@ class History(Sequence[ContactEvent]):
     3
     """
 
-    __slots__ = ("_by_number", "events", "flags", "numbers", "us")
+    __slots__ = ("events", "flags", "numbers", "us")
 
     def __init__(self, events: Iterable[ContactEvent] = ()) -> None:
-        evs = tuple(sorted(events, key=_BY_TIME))
-        self.events = evs
-        self.us: list[int] = [e.us for e in evs]
-        self.flags: tuple[int, ...] = tuple(e.flags for e in evs)
-        self.numbers: tuple[str | None, ...] = tuple(e.number for e in evs)
-        self._by_number: dict[str | None, tuple[list[int], tuple[int, ...]]] | None = None
+        evs = list(events)
+        us = [e.us for e in evs]
+        if not all(map(le, us, islice(us, 1, None))):  # feeds usually arrive in order
+            order = sorted(range(len(us)), key=us.__getitem__)
+            evs = [evs[i] for i in order]
+            us = [us[i] for i in order]
+        self.events: tuple[ContactEvent, ...] = tuple(evs)
+        self.us: list[int] = us
+        self.flags: tuple[int, ...] = tuple([e.flags for e in evs])
+        self.numbers: tuple[str | None, ...] = tuple([e.number for e in evs])
 
     @classmethod
     def of(cls, events: Iterable[ContactEvent]) -> History:
@@ -62,19 +65,6 @@ class History(Sequence[ContactEvent]):
     def start_after(self, lower: int) -> int:
         """Index of the first event strictly after instant ``lower``."""
         return bisect_right(self.us, lower)
-
-    def columns_for(self, number: str | None) -> tuple[list[int], tuple[int, ...]]:
-        """(instants, flags) of the events to one number, built on first use."""
-        by = self._by_number
-        if by is None:
-            groups: dict[str | None, tuple[list[int], list[int]]] = {}
-            for u, f, n in zip(self.us, self.flags, self.numbers, strict=True):
-                g = groups.setdefault(n, ([], []))
-                g[0].append(u)
-                g[1].append(f)
-            by = {n: (g[0], tuple(g[1])) for n, g in groups.items()}
-            self._by_number = by
-        return by.get(number, ([], ()))
 
     def __len__(self) -> int:
         return len(self.events)

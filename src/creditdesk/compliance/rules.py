@@ -258,46 +258,45 @@ class _Cap:
         self.span = self.hours * _HOUR_US
         self.per_number = r.per == "number"
 
-    def _window(self, c: int, local: datetime, p: ProposedContact, s: CustomerState,
-                h: History) -> tuple[list[int], list[int], int]:
-        """Instants of the counted events in the window at ``c``, their flags, the day end.
+    def _bounds(self, c: int, local: datetime, s: CustomerState) -> tuple[int, int]:
+        """Events with ``us > lower`` are in the window (``lower``, and the day's end).
 
         History never holds events after the proposed contact, so the window's upper
         end (``c``, or the local day's end) needs no test.
         """
         if self.local_day:
             lower, day_end = day_bounds(s.tz, local.date())
-            lower -= 1
-        else:
-            lower, day_end = c - self.span, 0
-        us, flags = h.columns_for(p.number) if self.per_number else (h.us, h.flags)
-        i = bisect_right(us, lower)
-        acc = self.accepted
-        hits = [j for j, f in enumerate(flags[i:], i) if f in acc]
-        return [us[j] for j in hits], hits, day_end
+            return lower - 1, day_end
+        return c - self.span, 0
+
+    def _matches(self, lower: int, p: ProposedContact, h: History) -> list[int]:
+        """Instants, oldest first, of the counted events inside the window."""
+        us, flags, acc, i = h.us, h.flags, self.accepted, bisect_right(h.us, lower)
+        if self.per_number:
+            nums, num = h.numbers, p.number
+            return [us[j] for j in range(i, len(us)) if flags[j] in acc and nums[j] == num]
+        return [us[j] for j in range(i, len(us)) if flags[j] in acc]
 
     def release(self, c: int, local: datetime, p: ProposedContact, s: CustomerState,
                 h: History) -> int | None:
-        if self.local_day:
-            lower, day_end = day_bounds(s.tz, local.date())
-            lower -= 1
-        else:
-            lower, day_end = c - self.span, 0
-        us, flags = h.columns_for(p.number) if self.per_number else (h.us, h.flags)
-        i = bisect_right(us, lower)
-        # C-level count over the events inside the window only
-        n = sum(map(self.accepted.__contains__, flags[i:])) if i < len(flags) else 0
+        lower, day_end = self._bounds(c, local, s)
+        i = bisect_right(h.us, lower)
+        if len(h.us) - i < self.limit:  # too few events in the window to reach the cap
+            return None
+        if self.per_number:
+            n = len(self._matches(lower, p, h))
+        else:  # C-level count over the events inside the window only
+            n = sum(map(self.accepted.__contains__, h.flags[i:]))
         if n < self.limit:
             return None
         if self.local_day:
             return day_end
-        times, _, _ = self._window(c, local, p, s, h)
         # the window must lose n - limit + 1 events; the last of them leaves at this instant
-        return times[n - self.limit] + self.span
+        return self._matches(lower, p, h)[n - self.limit] + self.span
 
     def reason(self, c: int, local: datetime, p: ProposedContact, s: CustomerState,
                h: History) -> str:
-        n = len(self._window(c, local, p, s, h)[0])
+        n = len(self._matches(self._bounds(c, local, s)[0], p, h))
         whom = f"number {p.number}" if self.per_number else "the debtor"
         what = {"attempts": "call attempts", "connected": "connected calls",
                 "unanswered": "unanswered attempts", "conversations": "conversations"}[self.count]
