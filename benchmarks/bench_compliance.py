@@ -70,15 +70,15 @@ def workload(profile: str, debtors: int, seed: int) -> list[tuple[Any, Any, list
     return out
 
 
-def rate(fn: Callable[[], int], seconds: float, repeats: int) -> float:
-    """Best-of-``repeats`` items per second, each repeat running ``fn`` for ~``seconds``."""
+def rate(fn: Callable[[], int], seconds: float, repeats: int) -> tuple[float, float]:
+    """(best, median) items per second over ``repeats`` runs of ``fn`` for ~``seconds`` each."""
     best = []
     for _ in range(repeats):
         n, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             n += fn()
         best.append(n / (time.perf_counter() - t0))
-    return max(best), statistics.median(best)  # type: ignore[return-value]
+    return max(best), statistics.median(best)
 
 
 def bare_loop(items: list[tuple[Any, Any, list[Any]]]) -> Callable[[], int]:
@@ -123,6 +123,8 @@ def main() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     info = machine()
     print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']}")
+    if hasattr(os, "getloadavg"):  # other work on the machine depresses every figure
+        print("load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print("pinned to one core; best (median) of", repeats, "runs of", seconds, "s")
     for name in ("CN", "US"):
         profile = load_profile(name)
@@ -144,10 +146,12 @@ def main() -> None:
         print(f"\n{name} profile {profile.version}: {len(raw)} debtors x 50 events, "
               f"{len(blocked)} blocked ({', '.join(f'{k} {v}' for k, v in sorted(by_rule.items()))})")
         print(f"  check, prepared History, planner mix : {mix:>9,.0f} checks/s (median {mix_med:,.0f})")
-        print(f"  check, plain list (History per check): {plain:>9,.0f} checks/s (median {plain_med:,.0f})")
+        print(f"  check, plain list (History per check): {plain:>9,.0f} checks/s "
+              f"(median {plain_med:,.0f})")
         print(f"  check, allowed path only             : {ok:>9,.0f} checks/s")
         print(f"  check, blocked path only (with next) : {no:>9,.0f} checks/s")
-        print(f"  baseline bare loop over 50 events    : {base:>9,.0f} passes/s (median {base_med:,.0f})")
+        print(f"  baseline bare loop over 50 events    : {base:>9,.0f} passes/s "
+              f"(median {base_med:,.0f})")
         print(f"  ratio check/baseline (mix)           : {mix / base:.2f}")
         print(f"  target 50,000 checks/s (mix)         : {'met' if mix >= 50_000 else 'NOT met'}")
 
