@@ -123,6 +123,7 @@ def score_cmd(
     out: Annotated[Path, typer.Option("--out", help="CSV or Parquet file to write")],
     policy: PolicyOpt = None,
     income_col: IncomeOpt = None,
+    reasons: Annotated[int, typer.Option(help="reason codes per row (0 = none, faster)")] = 3,
     as_json: JsonOpt = False,
 ) -> None:
     """PD, score, risk band, decision, price, limit and top-3 reason codes per row."""
@@ -132,7 +133,7 @@ def score_cmd(
 
     bundle = load_model(model)
     table = score_table(bundle, read_table(data), policy=load_policy(policy),
-                        income_col=income_col)
+                        income_col=income_col, n_reasons=reasons)
     write_table(table, out)
     summary: dict[str, Any] = {"out": str(out), "rows": len(table), "model_type": bundle.model_type,
                "mean_pd": float(table["pd"].mean()) if len(table) else None,

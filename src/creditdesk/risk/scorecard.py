@@ -190,7 +190,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, pdo: float = 20.0, base_score: float = 600.0, base_odds: float = 50.0,
-                 monotonic_trend: str = "auto", max_n_bins: int = 10,
+                 monotonic_trend: str | None = "auto", max_n_bins: int = 10,
                  min_bin_size: float = 0.05, max_n_prebins: int = 20,
                  min_prebin_size: float = 0.05, min_iv: float = 0.02,
                  encoding: str = "dummy", C: float | None = None,
@@ -213,7 +213,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
     def _validate_params(self) -> None:
         trends = {"auto", "auto_heuristic", "auto_asc_desc", "ascending", "descending",
                   "convex", "concave", "peak", "valley", "peak_heuristic", "valley_heuristic"}
-        if self.monotonic_trend not in trends:
+        if self.monotonic_trend is not None and self.monotonic_trend not in trends:
             raise BadInputError(f"monotonic_trend must be one of {sorted(trends)}; got "
                                 f"{self.monotonic_trend!r}", field="monotonic_trend")
         if not (isinstance(self.max_n_bins, int) and self.max_n_bins >= 2):
