@@ -63,7 +63,7 @@ def read_day_input(store: Store, d: date) -> DayInput:
 def write_day(store: Store, d: date, out: DayOutput) -> None:
     """All of a date's output, then the closed marker, in one transaction."""
     pause = os.environ.get(PAUSE_ENV)
-    with store.transaction():
+    with store.transaction(business_date=d):
         for t in PER_DATE_TABLES:
             store.append(t, getattr(out, t))
             if pause == d.isoformat() and t == "account_day":
@@ -75,9 +75,13 @@ def write_day(store: Store, d: date, out: DayOutput) -> None:
             {"business_date": [d], "closed_at": [datetime.now(UTC)]}))
 
 
+def close_in_process(store: Store, d: date, params: LedgerParams) -> None:
+    """Close one date with the kernel in this process (the DuckDB path)."""
+    write_day(store, d, close_day(read_day_input(store, d), params))
+
+
 def run_eod(store: Store, through: date, params: LedgerParams,
-            on_date: Callable[[date, int, int], None] | None = None,
-            closer: Callable[[DayInput, LedgerParams], DayOutput] = close_day) -> EodReport:
+            on_date: Callable[[date, int, int], None] | None = None) -> EodReport:
     """Close every date after the last closed one up to ``through``.
 
     ``on_date(date, index, total)`` is called after each date (progress bars).
@@ -95,8 +99,7 @@ def run_eod(store: Store, through: date, params: LedgerParams,
                             f"got {through}", field="through", value=through)
     d = start
     for i in range(total):
-        out = closer(read_day_input(store, d), params)
-        write_day(store, d, out)
+        store.close_date(d, params)
         if on_date:
             on_date(d, i + 1, total)
         d += timedelta(days=1)

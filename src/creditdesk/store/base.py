@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -56,7 +57,15 @@ class Store(ABC):
         """Rows of ``table`` matching a SQL ``where`` clause with ``?`` parameters."""
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[None]: ...
+    def transaction(self, kind: str = "load", business_date: date | None = None
+                    ) -> AbstractContextManager[None]:
+        """All writes inside are committed together or not at all."""
+
+    def close_date(self, d: date, params: Any) -> None:
+        """Close business date ``d`` (engines may run the kernel their own way)."""
+        from creditdesk.ledger.eod import close_in_process
+
+        close_in_process(self, d, params)
 
     @abstractmethod
     def append(self, table: str, df: pl.DataFrame) -> None: ...

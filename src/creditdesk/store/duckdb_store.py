@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -92,7 +92,8 @@ class DuckDBStore(Store):
         return self.con.execute(sql, params or []).fetchall()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, kind: str = "load", business_date: date | None = None
+                    ) -> Iterator[None]:
         if self._in_txn:
             yield
             return

@@ -1,0 +1,121 @@
+"""End of day on Spark: pack the day's inputs, close per partition, unpack.
+
+The kernel needs, for each account, rows of six tables. They are packed into
+one wide frame (``<table>__<column>`` plus a ``_t`` tag), repartitioned by
+``account_id`` and handed to :func:`close_partition` under ``mapInArrow``,
+which rebuilds the tables, calls ``close_day`` and packs the output the same
+way. Nothing in the function depends on which accounts share a partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from creditdesk.ledger.kernel import OUTPUT_TABLES, DayInput, close_day
+from creditdesk.ledger.params import LedgerParams
+from creditdesk.ledger.schema import TABLES
+
+__all__ = ["close_date_on_spark", "close_partition", "INPUTS"]
+
+#: kernel input name -> table it has the schema of
+INPUTS = {"accounts": "accounts", "prev": "account_day", "dues": "dues",
+          "plan_state": "plan_state", "billing": "instalments", "txns": "transactions"}
+
+
+def _packed_schema(names: dict[str, str]) -> pa.Schema:
+    from creditdesk.store.spark_store import _arrow_type
+
+    fields = [pa.field("_t", pa.string()), pa.field("_key", pa.string())]
+    for name, table in names.items():
+        fields += [pa.field(f"{name}__{c}", _arrow_type(t)) for c, t in TABLES[table].items()]
+    return pa.schema(fields)
+
+
+def _unpack(df: pl.DataFrame, names: dict[str, str]) -> dict[str, pl.DataFrame]:
+    out = {}
+    for name, table in names.items():
+        part = df.filter(pl.col("_t") == name)
+        out[name] = part.select([pl.col(f"{name}__{c}").cast(t).alias(c)
+                                 for c, t in TABLES[table].items()])
+    return out
+
+
+def _pack(frames: dict[str, pl.DataFrame], names: dict[str, str], schema: pa.Schema
+          ) -> pa.Table:
+    parts = []
+    for name, table in names.items():
+        df = frames[name]
+        if df.height == 0:
+            continue
+        parts.append(df.select(
+            pl.lit(name).alias("_t"), pl.col("account_id").alias("_key"),
+            *[pl.col(c).cast(t).alias(f"{name}__{c}") for c, t in TABLES[table].items()]))
+    if not parts:
+        return schema.empty_table()
+    df = pl.concat(parts, how="diagonal")
+    missing = [pl.lit(None, t).alias(f"{name}__{c}") for name, table in names.items()
+               for c, t in TABLES[table].items() if f"{name}__{c}" not in df.columns]
+    return df.with_columns(missing).to_arrow().select(schema.names).cast(schema)
+
+
+def close_partition(batches: Iterator[pa.RecordBatch], d: date, params: LedgerParams
+                    ) -> Iterator[pa.RecordBatch]:
+    """The mapInArrow function: every batch of one partition, closed together."""
+    in_schema = _packed_schema(INPUTS)
+    out_names = {t: t for t in OUTPUT_TABLES}
+    out_schema = _packed_schema(out_names)
+    tables = [pa.Table.from_batches([b]) for b in batches]
+    if not tables:
+        return
+    df = pl.from_arrow(pa.concat_tables(tables).cast(in_schema))
+    assert isinstance(df, pl.DataFrame)
+    frames = _unpack(df, INPUTS)
+    out = close_day(DayInput(business_date=d, **frames), params)
+    packed = _pack(out.tables(), out_names, out_schema)
+    yield from packed.to_batches(max_chunksize=65_536)
+
+
+def close_date_on_spark(store: Any, d: date, params: LedgerParams) -> None:
+    """Read the day's inputs as Spark frames, close them per partition, write the output."""
+    from pyspark.sql import functions as F
+
+    spark = store.spark
+    prev_d = d - timedelta(days=1)
+    sources = {
+        "accounts": store.frame("accounts").where(F.col("opened") <= F.lit(d)),
+        "prev": store.frame("account_day").where(F.col("business_date") == F.lit(prev_d)),
+        "dues": store.frame("dues"),
+        "plan_state": store.frame("plan_state"),
+        "billing": store.frame("instalments").where(F.col("bill_date") == F.lit(d)),
+        "txns": store.frame("transactions").where(F.col("business_date") == F.lit(d)),
+    }
+    in_schema = _packed_schema(INPUTS)
+    packed = None
+    for name, sdf in sources.items():
+        cols = [F.lit(name).alias("_t"), F.col("account_id").alias("_key")]
+        cols += [F.col(c).alias(f"{name}__{c}") for c in TABLES[INPUTS[name]]]
+        part = sdf.select(*cols)
+        packed = part if packed is None else packed.unionByName(part, allowMissingColumns=True)
+    assert packed is not None
+    packed = packed.select(*in_schema.names)
+    n = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    out_schema = _packed_schema({t: t for t in OUTPUT_TABLES})
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    result = packed.repartition(n, "_key").mapInArrow(
+        lambda it: close_partition(it, d, params), from_arrow_schema(out_schema)).persist()
+    try:
+        with store.transaction(business_date=d):
+            for t in OUTPUT_TABLES:
+                cols = [F.col(f"{t}__{c}").alias(c) for c in TABLES[t]]
+                sdf = result.where(F.col("_t") == t).select(*cols)
+                store.append_spark(t, sdf)
+            marker = pl.DataFrame({"business_date": [d], "closed_at": [datetime.now(UTC)]})
+            store.append("closed_dates", marker)
+    finally:
+        result.unpersist()

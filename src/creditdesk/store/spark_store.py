@@ -1,0 +1,255 @@
+"""The Spark store: a lake of Parquet folders, end of day under ``mapInArrow``.
+
+``spark:///path/to/lake`` starts a local Spark session (``local[2]``);
+``SPARK_REMOTE`` set means a Spark Connect cluster instead. Every write goes
+to a folder named after its transaction (``<table>/txn=<id>/``) and becomes
+visible only when the commit marker ``_commits/<id>`` is written, last. On
+open, folders of transactions without a marker (a crash mid-write) are
+removed, so the lake is always as of the last committed date.
+
+End of day runs the same pure kernel as DuckDB (``ledger.kernel.close_day``)
+on every partition of the book, keyed by account: the day's inputs are packed
+into one frame, repartitioned by ``account_id``, closed per partition, and the
+packed output is unpacked into the tables. Accounts are independent, so the
+result equals the in-process run row for row (the parity test checks it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from creditdesk.errors import StoreError
+from creditdesk.ledger.schema import PER_DATE_TABLES, STATE_TABLES, TABLES
+from creditdesk.store.base import Store
+
+__all__ = ["SparkStore", "spark_session"]
+
+_SESSION: Any = None
+
+
+def spark_session() -> Any:
+    """One Spark session per process (starting one takes seconds)."""
+    global _SESSION
+    if _SESSION is None:
+        from pyspark.sql import SparkSession
+
+        # workers must run this interpreter, the one creditdesk is installed in
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        remote = os.environ.get("SPARK_REMOTE")
+        builder = SparkSession.builder.appName("creditdesk")
+        if remote:
+            builder = builder.remote(remote)
+        else:
+            builder = (builder.master(os.environ.get("CREDITDESK_SPARK_MASTER", "local[2]"))
+                       .config("spark.ui.enabled", "false")
+                       .config("spark.sql.shuffle.partitions", "4")
+                       .config("spark.sql.session.timeZone", "UTC")
+                       .config("spark.driver.memory", "2g")
+                       .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+        _SESSION = builder.getOrCreate()
+        _SESSION.sparkContext.setLogLevel("ERROR") if not remote else None
+    return _SESSION
+
+
+def _spark_type(dtype: Any) -> Any:
+    from pyspark.sql import types as T
+
+    if dtype == pl.Int64:
+        return T.LongType()
+    if dtype == pl.Int32:
+        return T.IntegerType()
+    if dtype == pl.String:
+        return T.StringType()
+    if dtype == pl.Date:
+        return T.DateType()
+    if dtype == pl.Boolean:
+        return T.BooleanType()
+    if isinstance(dtype, pl.Datetime):
+        return T.TimestampType()
+    raise AssertionError(dtype)
+
+
+def _arrow_type(dtype: Any) -> pa.DataType:
+    if dtype == pl.Int64:
+        return pa.int64()
+    if dtype == pl.Int32:
+        return pa.int32()
+    if dtype == pl.String:
+        return pa.string()
+    if dtype == pl.Date:
+        return pa.date32()
+    if dtype == pl.Boolean:
+        return pa.bool_()
+    if isinstance(dtype, pl.Datetime):
+        return pa.timestamp("us", tz="UTC")
+    raise AssertionError(dtype)
+
+
+def spark_schema(table: str) -> Any:
+    from pyspark.sql import types as T
+
+    return T.StructType([T.StructField(c, _spark_type(t), True) for c, t in TABLES[table].items()])
+
+
+class SparkStore(Store):
+    """Books as Parquet folders, written per transaction and committed by a marker."""
+
+    def __init__(self, path: str) -> None:
+        self.location = Path(path)
+        try:
+            (self.location / "_commits").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the lake at {path!r}: {exc}") from exc
+        self.spark = spark_session()
+        self._txn: str | None = None
+        self._written: list[Path] = []
+        self._recover()
+
+    # ------------------------------------------------------------------ layout
+    def _committed(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for p in (self.location / "_commits").iterdir():
+            if not p.name.startswith("."):
+                out[p.name] = json.loads(p.read_text())
+        return out
+
+    def _recover(self) -> None:
+        done = self._committed()
+        for table in TABLES:
+            tdir = self.location / table
+            if not tdir.exists():
+                continue
+            for sub in tdir.iterdir():
+                if sub.name.startswith("txn=") and sub.name[4:] not in done:
+                    shutil.rmtree(sub, ignore_errors=True)
+
+    def _paths(self, table: str) -> list[str]:
+        tdir = self.location / table
+        if not tdir.exists():
+            return []
+        done = self._committed()
+        subs = [s for s in sorted(tdir.iterdir()) if s.name.startswith("txn=")
+                and s.name[4:] in done]
+        if table in STATE_TABLES:
+            # only the latest end-of-day version is the state
+            eods = [s for s in subs if done[s.name[4:]].get("kind") == "eod"]
+            subs = eods[-1:]
+        return [f"file://{s.resolve()}" for s in subs]
+
+    def frame(self, table: str) -> Any:
+        """The committed content of ``table`` as a Spark DataFrame."""
+        paths = self._paths(table)
+        if not paths:
+            return self.spark.createDataFrame([], spark_schema(table))
+        return self.spark.read.schema(spark_schema(table)).parquet(*paths)
+
+    # ------------------------------------------------------------------ Store
+    def migrate(self) -> None:
+        (self.location / "_meta.json").write_text(json.dumps({"schema_version": 1}))
+
+    def _views(self) -> None:
+        for t in TABLES:
+            self.frame(t).createOrReplaceTempView(t)
+
+    def read(self, table: str, where: str | None = None,
+             params: list[object] | None = None) -> pl.DataFrame:
+        df = self.frame(table)
+        if where:
+            df.createOrReplaceTempView("_r")
+            df = self.spark.sql(f"SELECT * FROM _r WHERE {where}", args=list(params or []))
+        out = pl.from_arrow(df.toArrow())
+        assert isinstance(out, pl.DataFrame)
+        return out.select([pl.col(c).cast(t) for c, t in TABLES[table].items()])
+
+    def scalar(self, sql: str, params: list[object] | None = None) -> object:
+        self._views()
+        rows = self.spark.sql(sql, args=list(params or [])).collect()
+        return rows[0][0] if rows else None
+
+    @contextmanager
+    def transaction(self, kind: str = "load", business_date: date | None = None
+                    ) -> Iterator[None]:
+        if self._txn is not None:
+            yield
+            return
+        self._txn = (f"eod-{business_date.isoformat()}-{uuid.uuid4().hex[:8]}"
+                     if business_date else f"{kind}-{uuid.uuid4().hex}")
+        self._written = []
+        try:
+            yield
+        except BaseException:
+            for p in self._written:
+                shutil.rmtree(p, ignore_errors=True)
+            raise
+        else:
+            marker = self.location / "_commits" / self._txn
+            tmp = marker.with_name("." + marker.name)
+            tmp.write_text(json.dumps({"kind": "eod" if business_date else kind,
+                                       "business_date": str(business_date or "")}))
+            tmp.rename(marker)  # the commit point
+            if business_date:
+                self._drop_old_state()
+        finally:
+            self._txn = None
+
+    def _drop_old_state(self) -> None:
+        done = self._committed()
+        for t in STATE_TABLES:
+            keep = set(self._paths(t))
+            tdir = self.location / t
+            for sub in tdir.iterdir() if tdir.exists() else []:
+                if f"file://{sub.resolve()}" not in keep and sub.name[4:] in done:
+                    shutil.rmtree(sub, ignore_errors=True)
+
+    def _target(self, table: str) -> Path:
+        if self._txn is None:
+            raise StoreError("writes to the Spark store must happen inside a transaction")
+        p = self.location / table / f"txn={self._txn}"
+        self._written.append(p)
+        return p
+
+    def append(self, table: str, df: pl.DataFrame) -> None:
+        if df.height == 0:
+            return
+        target = self._target(table)
+        target.mkdir(parents=True, exist_ok=True)
+        cols = TABLES[table]
+        arrow = df.select(list(cols)).to_arrow().cast(
+            pa.schema([pa.field(c, _arrow_type(t)) for c, t in cols.items()]))
+        import pyarrow.parquet as pq
+
+        pq.write_table(arrow, target / f"part-{uuid.uuid4().hex[:8]}.parquet")
+
+    def replace_state(self, table: str, df: pl.DataFrame) -> None:
+        target = self._target(table)
+        target.mkdir(parents=True, exist_ok=True)
+        self.append(table, df) if df.height else None
+
+    def append_spark(self, table: str, sdf: Any) -> None:
+        """Write a Spark DataFrame into ``table`` under the current transaction."""
+        target = self._target(table)
+        sdf.write.mode("overwrite").parquet(f"file://{target.resolve()}")
+
+    # ------------------------------------------------------------------ end of day
+    def close_date(self, d: date, params: Any) -> None:
+        """Close ``d`` on Spark: the kernel per partition, keyed by account."""
+        from creditdesk.store.spark_eod import close_date_on_spark
+
+        close_date_on_spark(self, d, params)
+
+    def close(self) -> None:
+        """The session is shared by the process; nothing to release per store."""
+        _ = timedelta
