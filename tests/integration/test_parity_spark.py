@@ -57,3 +57,24 @@ def test_duckdb_and_spark_close_the_same_books(tmp_path):
     assert days["business_date"].n_unique() == DAYS
     assert days.filter(pl.col("dpd") > 0).height > 0  # delinquency happened
     assert table(duck, "statements").height > 0
+
+
+def test_uncommitted_lake_writes_are_invisible_and_cleaned(tmp_path):
+    url = f"spark:///{tmp_path}/lake"
+    store = open_store(url)
+    rows = pl.DataFrame({"customer_id": ["C1"], "timezone": ["Asia/Shanghai"]})
+    with pytest.raises(RuntimeError), store.transaction():
+        load = rows.with_columns([pl.lit(None).alias(c) for c in
+                                  ("region", "city_tier", "birth_year", "income_band",
+                                   "language", "consent_voice", "consent_sms",
+                                   "consent_push", "consent_email")])
+        store.append("customers", load)
+        raise RuntimeError("crash before the commit marker")
+    assert store.read("customers").height == 0
+    # a folder left by a killed process (no marker) is removed when the lake is opened
+    orphan = tmp_path / "lake" / "customers" / "txn=load-killed"
+    orphan.mkdir(parents=True)
+    (orphan / "part-0.parquet").write_bytes(b"not even parquet")
+    open_store(url)
+    assert not orphan.exists()
+    assert open_store(url).read("customers").height == 0

@@ -97,10 +97,5 @@ def run_eod(store: Store, through: date, params: LedgerParams,
     if total > 3660:
         raise BadInputError(f"through must be within 10 years of the next date {start}; "
                             f"got {through}", field="through", value=through)
-    d = start
-    for i in range(total):
-        store.close_date(d, params)
-        if on_date:
-            on_date(d, i + 1, total)
-        d += timedelta(days=1)
+    store.close_dates(start, through, params, on_date)
     return EodReport(start, through, total, time.perf_counter() - t0)

@@ -67,6 +67,18 @@ class Store(ABC):
 
         close_in_process(self, d, params)
 
+    def close_dates(self, start: date, end: date, params: Any,
+                    on_date: Any = None) -> None:
+        """Close ``start``..``end`` in order; by default one transaction per date."""
+        from datetime import timedelta
+
+        total = (end - start).days + 1
+        for i in range(total):
+            d = start + timedelta(days=i)
+            self.close_date(d, params)
+            if on_date:
+                on_date(d, i + 1, total)
+
     @abstractmethod
     def append(self, table: str, df: pl.DataFrame) -> None: ...
 

@@ -9,6 +9,8 @@ way. Nothing in the function depends on which accounts share a partition.
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,7 +22,8 @@ from creditdesk.ledger.kernel import OUTPUT_TABLES, DayInput, close_day
 from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import TABLES
 
-__all__ = ["close_date_on_spark", "close_partition", "INPUTS"]
+__all__ = ["INPUTS", "close_date_on_spark", "close_partition", "close_range_on_spark",
+           "close_range_partition"]
 
 #: kernel input name -> table it has the schema of
 INPUTS = {"accounts": "accounts", "prev": "account_day", "dues": "dues",
@@ -108,14 +111,89 @@ def close_date_on_spark(store: Any, d: date, params: LedgerParams) -> None:
     from pyspark.sql.pandas.types import from_arrow_schema
 
     result = packed.repartition(n, "_key").mapInArrow(
-        lambda it: close_partition(it, d, params), from_arrow_schema(out_schema)).persist()
+        lambda it: close_partition(it, d, params), from_arrow_schema(out_schema))
+    # one job writes every output table, split into folders by table tag
+    staging = store.location / "_staging" / f"{d.isoformat()}-{uuid.uuid4().hex[:8]}"
     try:
+        result.write.partitionBy("_t").parquet(f"file://{staging.resolve()}")
         with store.transaction(business_date=d):
             for t in OUTPUT_TABLES:
-                cols = [F.col(f"{t}__{c}").alias(c) for c in TABLES[t]]
-                sdf = result.where(F.col("_t") == t).select(*cols)
-                store.append_spark(t, sdf)
+                store.adopt_packed(t, staging / f"_t={t}")
             marker = pl.DataFrame({"business_date": [d], "closed_at": [datetime.now(UTC)]})
             store.append("closed_dates", marker)
     finally:
-        result.unpersist()
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def close_range_partition(batches: Iterator[pa.RecordBatch], start: date, end: date,
+                          params: LedgerParams) -> Iterator[pa.RecordBatch]:
+    """Close every date from ``start`` to ``end`` for the accounts of one partition.
+
+    Accounts are independent, so a partition can carry its own accounts'
+    state from one date to the next in memory: one Spark job closes a run of
+    dates instead of one job per date. The per-date kernel is the same.
+    """
+    from creditdesk.ledger.book import InMemoryBook
+
+    in_schema = _packed_schema(INPUTS)
+    out_names = {t: t for t in OUTPUT_TABLES}
+    out_schema = _packed_schema(out_names)
+    tables = [pa.Table.from_batches([b]) for b in batches]
+    if not tables:
+        return
+    df = pl.from_arrow(pa.concat_tables(tables).cast(in_schema))
+    assert isinstance(df, pl.DataFrame)
+    f = _unpack(df, INPUTS)
+    book = InMemoryBook(params, accounts=f["accounts"], transactions=f["txns"],
+                        last_closed=start - timedelta(days=1),
+                        state={"account_day": f["prev"], "dues": f["dues"],
+                               "plan_state": f["plan_state"]},
+                        instalments=f["billing"])
+    book.close_through(start, end)
+    frames = {t: book.table(t) for t in OUTPUT_TABLES if t not in ("dues", "plan_state")}
+    frames["dues"] = book.state["dues"]
+    frames["plan_state"] = book.state["plan_state"]
+    packed = _pack(frames, out_names, out_schema)
+    yield from packed.to_batches(max_chunksize=65_536)
+
+
+def close_range_on_spark(store: Any, start: date, end: date, params: LedgerParams) -> None:
+    """Close ``start``..``end`` in one Spark job and commit them together."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    prev_d = start - timedelta(days=1)
+    sources = {
+        "accounts": store.frame("accounts").where(F.col("opened") <= F.lit(end)),
+        "prev": store.frame("account_day").where(F.col("business_date") == F.lit(prev_d)),
+        "dues": store.frame("dues"),
+        "plan_state": store.frame("plan_state"),
+        "billing": store.frame("instalments").where(F.col("bill_date") >= F.lit(start)),
+        "txns": store.frame("transactions").where(
+            (F.col("business_date") >= F.lit(start)) & (F.col("business_date") <= F.lit(end))),
+    }
+    in_schema = _packed_schema(INPUTS)
+    packed = None
+    for name, sdf in sources.items():
+        cols = [F.lit(name).alias("_t"), F.col("account_id").alias("_key")]
+        cols += [F.col(c).alias(f"{name}__{c}") for c in TABLES[INPUTS[name]]]
+        part = sdf.select(*cols)
+        packed = part if packed is None else packed.unionByName(part, allowMissingColumns=True)
+    assert packed is not None
+    packed = packed.select(*in_schema.names)
+    n = int(store.spark.conf.get("spark.sql.shuffle.partitions"))
+    out_schema = _packed_schema({t: t for t in OUTPUT_TABLES})
+    result = packed.repartition(n, "_key").mapInArrow(
+        lambda it: close_range_partition(it, start, end, params), from_arrow_schema(out_schema))
+    staging = store.location / "_staging" / f"{start.isoformat()}-{uuid.uuid4().hex[:8]}"
+    try:
+        result.write.partitionBy("_t").parquet(f"file://{staging.resolve()}")
+        with store.transaction(business_date=end):
+            for t in OUTPUT_TABLES:
+                store.adopt_packed(t, staging / f"_t={t}")
+            days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+            now = datetime.now(UTC)
+            store.append("closed_dates", pl.DataFrame({"business_date": days,
+                                                       "closed_at": [now] * len(days)}))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -31,7 +31,7 @@ import polars as pl
 import pyarrow as pa
 
 from creditdesk.errors import StoreError
-from creditdesk.ledger.schema import PER_DATE_TABLES, STATE_TABLES, TABLES
+from creditdesk.ledger.schema import STATE_TABLES, TABLES
 from creditdesk.store.base import Store
 
 __all__ = ["SparkStore", "spark_session"]
@@ -55,7 +55,9 @@ def spark_session() -> Any:
         else:
             builder = (builder.master(os.environ.get("CREDITDESK_SPARK_MASTER", "local[2]"))
                        .config("spark.ui.enabled", "false")
-                       .config("spark.sql.shuffle.partitions", "4")
+                       .config("spark.sql.shuffle.partitions", "2")
+                       .config("spark.default.parallelism", "2")
+                       .config("spark.sql.adaptive.enabled", "false")
                        .config("spark.sql.session.timeZone", "UTC")
                        .config("spark.driver.memory", "2g")
                        .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
@@ -150,11 +152,35 @@ class SparkStore(Store):
         return [f"file://{s.resolve()}" for s in subs]
 
     def frame(self, table: str) -> Any:
-        """The committed content of ``table`` as a Spark DataFrame."""
-        paths = self._paths(table)
-        if not paths:
+        """The committed content of ``table`` as a Spark DataFrame.
+
+        A folder written by end of day holds the kernel's packed output
+        (columns ``<table>__<column>``, marked by a ``_packed`` file); others
+        hold plain columns. Parquet reads only the columns asked for.
+        """
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+
+        plain, packed = [], []
+        for uri in self._paths(table):
+            folder = Path(uri.removeprefix("file://"))
+            if not any(folder.glob("*.parquet")):
+                continue
+            (packed if (folder / "_packed").exists() else plain).append(uri)
+        parts = []
+        if plain:
+            parts.append(self.spark.read.schema(spark_schema(table)).parquet(*plain))
+        if packed:
+            schema = T.StructType([T.StructField(f"{table}__{f.name}", f.dataType, True)
+                                   for f in spark_schema(table).fields])
+            df = self.spark.read.schema(schema).parquet(*packed)
+            parts.append(df.select(*[F.col(f"{table}__{c}").alias(c) for c in TABLES[table]]))
+        if not parts:
             return self.spark.createDataFrame([], spark_schema(table))
-        return self.spark.read.schema(spark_schema(table)).parquet(*paths)
+        out = parts[0]
+        for p in parts[1:]:
+            out = out.unionByName(p)
+        return out
 
     # ------------------------------------------------------------------ Store
     def migrate(self) -> None:
@@ -238,10 +264,15 @@ class SparkStore(Store):
         target.mkdir(parents=True, exist_ok=True)
         self.append(table, df) if df.height else None
 
-    def append_spark(self, table: str, sdf: Any) -> None:
-        """Write a Spark DataFrame into ``table`` under the current transaction."""
+    def adopt_packed(self, table: str, folder: Path | None) -> None:
+        """Move a folder of packed end-of-day output into ``table`` (current transaction)."""
         target = self._target(table)
-        sdf.write.mode("overwrite").parquet(f"file://{target.resolve()}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if folder is not None and folder.exists():
+            folder.rename(target)
+        else:
+            target.mkdir()
+        (target / "_packed").touch()
 
     # ------------------------------------------------------------------ end of day
     def close_date(self, d: date, params: Any) -> None:
@@ -249,6 +280,26 @@ class SparkStore(Store):
         from creditdesk.store.spark_eod import close_date_on_spark
 
         close_date_on_spark(self, d, params)
+
+    #: dates closed by one Spark job; each partition carries its accounts' state
+    #: from date to date in memory, so a run of dates costs one job, not one each
+    dates_per_job = 31
+
+    def close_dates(self, start: date, end: date, params: Any,
+                    on_date: Any = None) -> None:
+        """Close ``start``..``end`` in runs of up to ``dates_per_job`` dates, each atomic."""
+        from creditdesk.store.spark_eod import close_range_on_spark
+
+        total = (end - start).days + 1
+        done = 0
+        d = start
+        while d <= end:
+            last = min(end, d + timedelta(days=self.dates_per_job - 1))
+            close_range_on_spark(self, d, last, params)
+            done += (last - d).days + 1
+            if on_date:
+                on_date(last, done, total)
+            d = last + timedelta(days=1)
 
     def close(self) -> None:
         """The session is shared by the process; nothing to release per store."""
