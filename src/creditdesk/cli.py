@@ -92,14 +92,14 @@ def _parse_date(value: str, field: str) -> _date:
                             value=value) from exc
 
 
-def _store(url: str | None):  # type: ignore[no-untyped-def]
+def _store(url: str | None) -> Any:
     from creditdesk.config import settings
     from creditdesk.store import open_store
 
     return open_store(url or settings().store)
 
 
-def _catalogue(path: str | None):  # type: ignore[no-untyped-def]
+def _catalogue(path: str | None) -> Any:
     from creditdesk.config import settings
     from creditdesk.products import load_catalogue
 

@@ -57,6 +57,7 @@ def run_demo(out: Path, *, accounts: int = 2000, days: int = 62, seed: int = 7,
 def portfolio_kpis(account_day: pl.DataFrame, postings: pl.DataFrame) -> dict[str, Any]:
     """Balances, bucket mix, month-end roll rates and rejected postings of a book."""
     last = account_day["business_date"].max()
+    assert isinstance(last, date)
     end = account_day.filter(pl.col("business_date") == last)
     owed = pl.col("principal") + pl.col("interest") + pl.col("fee") + pl.col("penalty")
     mix = (end.group_by("bucket").agg(pl.len().alias("accounts"), owed.sum().alias("balance"))

@@ -327,7 +327,8 @@ def _new_transactions(store: Store, df: pl.DataFrame, load_id: str) -> tuple[pl.
                 f"already loaded with different values", row=r["source_row"],
                 field="external_id", value=r["external_id"])
         df = df.join(have.select("external_id"), on="external_id", how="anti")
-    start = int(store.scalar("SELECT coalesce(max(txn_id), 0) FROM transactions") or 0) + 1
+    top = store.scalar("SELECT coalesce(max(txn_id), 0) FROM transactions")
+    start = (int(top) if isinstance(top, int) else 0) + 1
     df = df.with_columns(pl.int_range(start, start + df.height, dtype=pl.Int64).alias("txn_id"),
                          pl.lit(load_id).alias("load_id"))
     return df.select([pl.col(c).cast(t) for c, t in TABLES["transactions"].items()]), have.height

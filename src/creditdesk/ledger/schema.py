@@ -11,6 +11,8 @@ tables (``journal``, ``statements``, ``postings``) are appended per date.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 __all__ = ["PER_DATE_TABLES", "REFERENCE_TABLES", "STATE_TABLES", "TABLES", "empty"]
@@ -90,7 +92,7 @@ POSTINGS = {
 
 CLOSED_DATES = {"business_date": D, "closed_at": pl.Datetime("us", "UTC")}
 
-TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
+TABLES: dict[str, dict[str, Any]] = {
     "customers": CUSTOMERS,
     "accounts": ACCOUNTS,
     "transactions": TRANSACTIONS,

@@ -63,7 +63,11 @@ def _revolving(rng: np.random.Generator, ids: np.ndarray, limit: np.ndarray,
                payer: np.ndarray, start: date, days: int) -> pl.DataFrame:
     n = len(ids)
     cal = _days(start, days)
-    rows_acct, rows_day, rows_type, rows_amt, rows_terms = [], [], [], [], []
+    rows_acct: list[str] = []
+    rows_day: list[date] = []
+    rows_type: list[str] = []
+    rows_amt: list[int] = []
+    rows_terms: list[int | None] = []
     # purchases: about one every 8 days, a few percent of the limit, one day at most a quarter
     buys = rng.random((n, days)) < 0.12
     amt = np.minimum((rng.lognormal(0, 0.8, (n, days)) * limit[:, None] * 0.03).astype(np.int64),
@@ -76,12 +80,12 @@ def _revolving(rng: np.random.Generator, ids: np.ndarray, limit: np.ndarray,
         rows_type += ["purchase"] * len(hit)
         rows_amt += amt[hit, di].tolist()
         rows_terms += [None] * len(hit)
-        for i in hit:  # the bill on the 1st of next month covers this month's spend
+        for i in hit.tolist():  # the bill on the 1st of next month covers this month's spend
             key = (int(i), d.year, d.month)
             cycle_spend[key] = cycle_spend.get(key, 0) + int(amt[i, di])
     # some convert a big purchase into instalments a few days later
     conv = rng.random(n) < 0.05
-    for i in np.nonzero(conv)[0]:
+    for i in np.nonzero(conv)[0].tolist():
         di = int(rng.integers(0, max(1, days - 5)))
         rows_acct.append(ids[i]); rows_day.append(cal[di])  # noqa: E702
         rows_type.append("purchase"); rows_amt.append(int(limit[i] // 5))  # noqa: E702
@@ -90,7 +94,8 @@ def _revolving(rng: np.random.Generator, ids: np.ndarray, limit: np.ndarray,
         rows_type.append("instalment_conversion"); rows_amt.append(int(limit[i] // 5))  # noqa: E702
         rows_terms.append(int(rng.choice([3, 6, 12])))
     # repayments around the due date (10th) of each bill (1st)
-    for (i, year, month), spend in cycle_spend.items():
+    for (acct, year, month), spend in cycle_spend.items():
+        i = acct
         bill = _next_first(date(year, month, 1))
         kind = PAYER_TYPES[payer[i]]
         if kind == "never":
@@ -141,7 +146,7 @@ def _loans(rng: np.random.Generator, ids: np.ndarray, limit: np.ndarray, payer: 
     late = rng.integers(3, 40, pay.height)
     pay = pay.with_columns(
         pl.when(pl.col("_payer") == "late").then(
-            pl.col("due_date") + pl.duration(days=pl.Series(late)))
+            pl.col("due_date") + pl.duration(days=pl.lit(pl.Series(late))))
         .otherwise(pl.col("due_date")).alias("business_date"),
         pl.when(pl.col("_payer") == "minimum").then(pl.col("total") // 2)
         .otherwise(pl.col("total")).alias("amount"))

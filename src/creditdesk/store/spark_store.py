@@ -161,7 +161,8 @@ class SparkStore(Store):
         from pyspark.sql import functions as F
         from pyspark.sql import types as T
 
-        plain, packed = [], []
+        plain: list[str] = []
+        packed: list[str] = []
         for uri in self._paths(table):
             folder = Path(uri.removeprefix("file://"))
             if not any(folder.glob("*.parquet")):
