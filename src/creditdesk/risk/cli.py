@@ -131,10 +131,11 @@ def score_cmd(
     from creditdesk.risk.policy import load_policy
     from creditdesk.risk.scoring import load_model, score_table, write_table
 
-    bundle = load_model(model)
-    table = score_table(bundle, read_table(data), policy=load_policy(policy),
-                        income_col=income_col, n_reasons=reasons)
-    write_table(table, out)
+    with _err.status("scoring"):
+        bundle = load_model(model)
+        table = score_table(bundle, read_table(data), policy=load_policy(policy),
+                            income_col=income_col, n_reasons=reasons)
+        write_table(table, out)
     summary: dict[str, Any] = {"out": str(out), "rows": len(table), "model_type": bundle.model_type,
                "mean_pd": float(table["pd"].mean()) if len(table) else None,
                "bands": {str(k): int(v) for k, v in table["risk_band"].value_counts()
@@ -167,8 +168,9 @@ def monitor_cmd(
     if fail_on not in (None, "watch", "shifted"):
         raise BadInputError(f"--fail-on must be watch or shifted; got {fail_on!r}",
                             field="fail_on", value=fail_on)
-    bundle = load_model(model)
-    result = monitor_tables(bundle, read_table(baseline), read_table(current)).to_dict()
+    with _err.status("measuring stability"):
+        bundle = load_model(model)
+        result = monitor_tables(bundle, read_table(baseline), read_table(current)).to_dict()
     out.mkdir(parents=True, exist_ok=True)
     (out / "monitor.json").write_text(json.dumps(result, indent=2, ensure_ascii=False),
                                       encoding="utf-8")
@@ -208,8 +210,10 @@ def cutoff_cmd(
     if not 1 <= n_cutoffs <= 100:
         raise BadInputError(f"--n-cutoffs must be between 1 and 100; got {n_cutoffs}",
                             field="n_cutoffs", value=n_cutoffs)
-    rows = cutoff_analysis(load_model(model), read_table(data), policy=load_policy(policy),
-                           income_col=income_col, n_cutoffs=n_cutoffs)
+    with _err.status("scoring cut-offs"):
+        rows = cutoff_analysis(load_model(model), read_table(data),
+                               policy=load_policy(policy), income_col=income_col,
+                               n_cutoffs=n_cutoffs)
     if as_json:
         _json(rows)
         return

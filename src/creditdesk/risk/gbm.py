@@ -48,7 +48,7 @@ class GBMModel(ClassifierMixin, BaseEstimator):
     """LightGBM binary PD model following scikit-learn's estimator contract."""
 
     def __init__(self, *, learning_rate: float = 0.02, num_leaves: int = 15,
-                 min_child_samples: int = 50, n_estimators: int = 3000,
+                 min_child_samples: int = 100, n_estimators: int = 3000,
                  early_stopping_rounds: int = 200, validation_fraction: float = 0.2,
                  subsample: float = 0.8, colsample: float = 0.7, reg_lambda: float = 1.0,
                  path_smooth: float = 10.0,

@@ -190,9 +190,9 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, pdo: float = 20.0, base_score: float = 600.0, base_odds: float = 50.0,
-                 monotonic_trend: str | None = "auto", max_n_bins: int = 10,
-                 min_bin_size: float = 0.05, max_n_prebins: int = 20,
-                 min_prebin_size: float = 0.05, min_iv: float = 0.02,
+                 monotonic_trend: str | None = "auto", max_n_bins: int = 20,
+                 min_bin_size: float = 0.03, max_n_prebins: int = 33,
+                 min_prebin_size: float = 0.03, min_iv: float = 0.0,
                  encoding: str = "dummy", C: float | None = None,
                  max_correlation: float = 0.95) -> None:
         self.pdo = pdo
@@ -279,7 +279,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
         self.classes_ = np.array([0, 1])
-        candidates = sorted((n for n in names if all_bins[n].iv >= self.min_iv),
+        candidates = sorted((n for n in names if all_bins[n].iv > self.min_iv),
                             key=lambda n: -all_bins[n].iv)
         self.all_bins_ = all_bins
         if self.encoding == "woe":
