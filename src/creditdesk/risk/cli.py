@@ -81,6 +81,7 @@ def train_cmd(
     monotone: Annotated[list[str] | None, typer.Option(
         help="gbm: COLUMN=1 (PD rises with it) or COLUMN=-1; repeatable")] = None,
     drop: Annotated[list[str] | None, typer.Option(help="column to leave out; repeatable")] = None,
+    threads: Annotated[int, typer.Option(help="gbm: LightGBM threads")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a scorecard or gbm PD model on any table with a 0/1 target."""
@@ -91,7 +92,7 @@ def train_cmd(
     options = TrainOptions(model=model, time_col=time_col, test_size=test_size,
                            cv_folds=cv_folds, pdo=pdo, base_score=base_score,
                            base_odds=base_odds, monotone=_parse_monotone(monotone or []),
-                           drop=list(drop or []))
+                           drop=list(drop or []), num_threads=threads)
     options.validate()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=_err, transient=True) as progress:

@@ -69,7 +69,7 @@ class TrainOptions:
     monotone: dict[str, int] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
     random_state: int = 0
-    num_threads: int = 2
+    num_threads: int = 1
 
     def validate(self) -> None:
         """Refuse options that cannot work, naming the option."""
@@ -82,6 +82,9 @@ class TrainOptions:
         if self.cv_folds != 0 and not 2 <= self.cv_folds <= 20:
             raise BadInputError(f"cv_folds must be 0 (off) or between 2 and 20; got "
                                 f"{self.cv_folds}", field="cv_folds", value=self.cv_folds)
+        if not 1 <= self.num_threads <= 64:
+            raise BadInputError(f"num_threads must be between 1 and 64; got {self.num_threads}",
+                                field="num_threads", value=self.num_threads)
         if self.monotone and self.model != "gbm":
             raise BadInputError("monotone constraints apply to --model gbm only; the scorecard "
                                 "finds monotone bins itself", field="monotone")
