@@ -16,7 +16,13 @@ template) can allow the contact. When only timed rules block, the checker search
 forward: at each candidate instant every blocking timed rule says when it stops
 blocking, the candidate jumps to the latest of those, and the search ends at the
 first instant no rule blocks. Each jump skips only blocked instants, so the answer
-is the exact earliest allowed instant, not an estimate.
+is the exact earliest allowed instant, not an estimate. Rules that only count
+history are monotone (see :mod:`creditdesk.compliance.rules`): once past their
+release at the proposed instant they never block again, so the search re-checks
+only the others (quiet hours), usually once.
+
+A blocked decision's reason text is written only when it is read
+(:class:`~creditdesk.compliance.model.Blocked`): planners read few of them.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import cast
 
 from creditdesk.compliance.errors import ComplianceInputError
@@ -64,6 +71,8 @@ class _Plan:
     holds: tuple[StandingRule, ...]
     standing: tuple[StandingRule, ...]
     timed: tuple[TimedRule, ...]
+    cyclic: tuple[TimedRule, ...]
+    """The timed rules that are not monotone: the only ones the search re-checks."""
     uses_history: bool
 
 
@@ -78,7 +87,8 @@ def _compile(profile: Profile) -> dict[tuple[str, str], _Plan]:
             standing = tuple(cast(StandingRule, compiled[r.id]) for r in rules
                              if r.kind != "hold" and _PHASE[r.kind] < 4)
             timed = tuple(cast(TimedRule, compiled[r.id]) for r in rules if _PHASE[r.kind] == 4)
-            plans[channel, party] = _Plan(holds, standing, timed,
+            cyclic = tuple(t for t in timed if not t.monotone)
+            plans[channel, party] = _Plan(holds, standing, timed, cyclic,
                                           any(t.uses_history for t in timed))
     return plans
 
@@ -154,23 +164,24 @@ def check(proposed: ProposedContact, customer: CustomerState,
     for k, trule in enumerate(timed):
         rel = trule.release(t, local, proposed, customer, hist)
         if rel is not None:
-            reason = trule.reason(t, local, proposed, customer, hist)
             # rules before k do not block at t; start the search from the others
             for later in timed[k + 1:]:
                 other = later.release(t, local, proposed, customer, hist)
                 if other is not None and other > rel:
                     rel = other
-            return Blocked(trule.id, reason,
-                           _next_allowed(timed, t, rel, proposed, customer, hist))
+            return Blocked(trule.id, partial(trule.reason, t, local, proposed, customer, hist),
+                           _next_allowed(plan.cyclic, t, rel, proposed, customer, hist))
     return ALLOWED
 
 
-def _next_allowed(timed: Sequence[TimedRule], t: int, first: int, p: ProposedContact,
+def _next_allowed(cyclic: Sequence[TimedRule], t: int, first: int, p: ProposedContact,
                   s: CustomerState, h: History) -> datetime | None:
     """Earliest instant >= ``first`` no timed rule blocks, or ``None`` past the horizon.
 
     ``first`` is the latest release among the rules blocking at ``t``: nothing in
     ``[t, first)`` is allowed, because each of those rules blocks until its release.
+    From ``first`` on, no monotone rule blocks (each either did not block at ``t`` or
+    has been released), so only the ``cyclic`` ones are re-checked.
     """
     horizon = t + SEARCH_HORIZON_DAYS * _DAY_US
     c = first
@@ -180,7 +191,7 @@ def _next_allowed(timed: Sequence[TimedRule], t: int, first: int, p: ProposedCon
             return None
         local = local_of(c, tz)
         latest = None
-        for rule in timed:
+        for rule in cyclic:
             rel = rule.release(c, local, p, s, h)
             if rel is not None and (latest is None or rel > latest):
                 latest = rel

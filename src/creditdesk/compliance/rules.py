@@ -12,6 +12,14 @@ Two families:
   the checker's search for the next allowed time exact: jumping to ``r`` never
   skips an allowed instant.
 
+  A timed rule is *monotone* when, once it stops blocking at or after the proposed
+  instant, it never blocks again. Every rule that only counts history is: the
+  history holds no event after the proposed contact, so a rolling window only loses
+  events as it moves forward, a later local day holds none, and the latest
+  conversation only grows older. The checker's search evaluates a monotone rule once,
+  at the proposed instant, and after that re-checks only the rules that are not
+  (quiet hours, which come back every night).
+
 Everything a rule can precompute is precomputed here, once per profile.
 """
 
@@ -90,6 +98,7 @@ class TimedRule(Protocol):
 
     id: str
     uses_history: bool
+    monotone: bool
 
     def release(self, c: int, local: datetime, p: ProposedContact, s: CustomerState,
                 h: History) -> int | None: ...
@@ -198,10 +207,11 @@ class _OptOut:
 
 
 class _Quiet:
-    __slots__ = ("end", "end_time", "id", "label", "start", "uses_history", "waiver", "wrap")
+    __slots__ = ("end", "end_time", "id", "label", "monotone", "start", "uses_history",
+                 "waiver", "wrap")
 
     def __init__(self, r: QuietHoursRule) -> None:
-        self.id, self.uses_history = r.id, False
+        self.id, self.uses_history, self.monotone = r.id, False, False
         self.start = parse_wall(r.start) % 86400
         self.end = parse_wall(r.end) or 86400
         self.wrap = self.start > self.end
@@ -247,11 +257,12 @@ _COUNT_BIT = {"attempts": ATTEMPT, "connected": CONNECTED, "unanswered": UNANSWE
 
 
 class _Cap:
-    __slots__ = ("accepted", "count", "hours", "id", "limit", "local_day", "per_number",
-                 "span", "uses_history")
+    __slots__ = ("accepted", "count", "hours", "id", "limit", "local_day", "monotone",
+                 "per_number", "span", "uses_history")
 
     def __init__(self, r: CapRule) -> None:
         self.id, self.uses_history, self.limit, self.count = r.id, True, r.limit, r.count
+        self.monotone = True
         self.accepted = _accepted(r.channels, r.parties, _COUNT_BIT[r.count])
         self.local_day = r.window == "local_day"
         self.hours = r.hours or 0
@@ -269,34 +280,33 @@ class _Cap:
             return lower - 1, day_end
         return c - self.span, 0
 
-    def _matches(self, lower: int, p: ProposedContact, h: History) -> list[int]:
-        """Instants, oldest first, of the counted events inside the window."""
-        us, flags, acc, i = h.us, h.flags, self.accepted, bisect_right(h.us, lower)
+    def _counted(self, p: ProposedContact, h: History) -> list[int]:
+        """Instants, oldest first, of every counted event in the history (memoised by it)."""
         if self.per_number:
-            nums, num = h.numbers, p.number
-            return [us[j] for j in range(i, len(us)) if flags[j] in acc and nums[j] == num]
-        return [us[j] for j in range(i, len(us)) if flags[j] in acc]
+            return h.matching_number(self.accepted, p.number)
+        return h.matching(self.accepted)
 
     def release(self, c: int, local: datetime, p: ProposedContact, s: CustomerState,
                 h: History) -> int | None:
-        lower, day_end = self._bounds(c, local, s)
-        i = bisect_right(h.us, lower)
-        if len(h.us) - i < self.limit:  # too few events in the window to reach the cap
+        if len(h.us) < self.limit:  # too few events in all to reach the cap
             return None
-        if self.per_number:
-            n = len(self._matches(lower, p, h))
-        else:  # C-level count over the events inside the window only
-            n = sum(map(self.accepted.__contains__, h.flags[i:]))
-        if n < self.limit:
+        counted = self._counted(p, h)
+        total = len(counted)
+        if total < self.limit:
+            return None
+        lower, day_end = self._bounds(c, local, s)
+        if total - bisect_right(counted, lower) < self.limit:  # events inside the window
             return None
         if self.local_day:
             return day_end
-        # the window must lose n - limit + 1 events; the last of them leaves at this instant
-        return self._matches(lower, p, h)[n - self.limit] + self.span
+        # the window must lose n - limit + 1 events; the last of them leaves at this
+        # instant: it is the limit-th newest counted event (nothing is newer than c)
+        return counted[total - self.limit] + self.span
 
     def reason(self, c: int, local: datetime, p: ProposedContact, s: CustomerState,
                h: History) -> str:
-        n = len(self._matches(self._bounds(c, local, s)[0], p, h))
+        counted = self._counted(p, h)
+        n = len(counted) - bisect_right(counted, self._bounds(c, local, s)[0])
         whom = f"number {p.number}" if self.per_number else "the debtor"
         what = {"attempts": "call attempts", "connected": "connected calls",
                 "unanswered": "unanswered attempts", "conversations": "conversations"}[self.count]
@@ -306,20 +316,24 @@ class _Cap:
 
 
 class _Wait:
-    __slots__ = ("accepted", "after", "hours", "id", "span", "uses_history")
+    __slots__ = ("accepted", "after", "hours", "id", "monotone", "span", "uses_history")
 
     def __init__(self, r: WaitAfterRule) -> None:
         self.id, self.uses_history, self.after, self.hours = r.id, True, r.after, r.hours
+        self.monotone = True
         need = CONVERSATION if r.after == "conversation" else CONNECTED
         self.accepted = _accepted(r.channels, r.parties, need)
         self.span = r.hours * _HOUR_US
 
     def _latest(self, c: int, h: History) -> int | None:
-        us, flags, acc = h.us, h.flags, self.accepted
-        stop = bisect_right(us, c - self.span)
-        for j in range(len(us) - 1, stop - 1, -1):  # newest first: usually a few steps
-            if flags[j] in acc:
-                return us[j]
+        """The newest event that starts a wait, if it is inside ``(c - span, c]``.
+
+        The history holds nothing after the proposed contact (and ``c`` is never
+        before it), so the newest such event overall is the only candidate.
+        """
+        found = h.matching(self.accepted)
+        if found and found[-1] > c - self.span:
+            return found[-1]
         return None
 
     def release(self, c: int, local: datetime, p: ProposedContact, s: CustomerState,
