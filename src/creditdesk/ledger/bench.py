@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import resource
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,35 @@ def _timed_close(store: Any, d: date, params: Any) -> dict[str, float]:
 
 
 def _copy_floor(store: Any, d: date) -> float:
+    """One durable copy of date ``d``'s ``account_day`` into a table of the same schema.
+
+    Timed like a closed date: a committed transaction on a persistent table (so the
+    write-ahead log, and DuckDB's checkpoint when the log passes its threshold, are
+    paid as every closed date pays them). The table is dropped afterwards, untimed.
+    """
+    store.scalar("CREATE OR REPLACE TABLE _floor AS SELECT * FROM account_day LIMIT 0")
+    store.scalar("CHECKPOINT")
     t0 = time.perf_counter()
-    store.scalar("CREATE OR REPLACE TEMP TABLE _floor AS SELECT * FROM account_day "
+    with store.transaction():
+        store.scalar("INSERT INTO _floor SELECT * FROM account_day WHERE business_date = ?", [d])
+    seconds = time.perf_counter() - t0
+    store.scalar("DROP TABLE _floor")
+    store.scalar("CHECKPOINT")
+    return seconds
+
+
+def _temp_copy(store: Any, d: date) -> float:
+    """The floor as first measured (before 2026-11-28): a copy into a temporary table.
+
+    A temporary table is never logged or checkpointed, so this understates what a
+    durable date costs; it is kept only to compare with the earlier figures.
+    """
+    t0 = time.perf_counter()
+    store.scalar("CREATE OR REPLACE TEMP TABLE _floor_tmp AS SELECT * FROM account_day "
                  "WHERE business_date = ?", [d])
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    store.scalar("DROP TABLE _floor_tmp")
+    return seconds
 
 
 def bench_eod(accounts: int, workdir: Path, *, seed: int = 11) -> dict[str, Any]:
@@ -59,18 +84,23 @@ def bench_eod(accounts: int, workdir: Path, *, seed: int = 11) -> dict[str, Any]
                 accounts=_as_text(book["accounts"]), transactions=_as_text(book["transactions"]))
     build = time.perf_counter() - t0
     run_eod(store, date(2026, 2, 27), params)
+    store.scalar("CHECKPOINT")  # every timed step starts from an empty write-ahead log
     ordinary = _timed_close(store, date(2026, 2, 28), params)
     floor_o = _copy_floor(store, date(2026, 2, 27))
+    temp_o = _temp_copy(store, date(2026, 2, 27))
     bill = _timed_close(store, date(2026, 3, 1), params)
     floor_b = _copy_floor(store, date(2026, 2, 28))
+    temp_b = _temp_copy(store, date(2026, 2, 28))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     store.close()
     result: dict[str, Any] = {"engine": "duckdb", "accounts": accounts,
                               "build_seconds": round(build, 2), "peak_memory_mb": round(peak_mb)}
-    for name, r, floor in (("ordinary_date", ordinary, floor_o), ("bill_date", bill, floor_b)):
+    for name, r, floor, temp in (("ordinary_date", ordinary, floor_o, temp_o),
+                                 ("bill_date", bill, floor_b, temp_b)):
         result[name] = {k: round(v, 3) for k, v in r.items()} | {
             "accounts_per_second": round(r["accounts"] / r["seconds"]),
             "copy_floor_seconds": round(floor, 3),
-            "ratio_to_copy_floor": round(r["seconds"] / floor, 1)}
-    _ = timedelta
+            "ratio_to_copy_floor": round(r["seconds"] / floor, 1),
+            "temp_copy_seconds": round(temp, 3),
+            "ratio_to_temp_copy": round(r["seconds"] / temp, 1)}
     return result

@@ -181,9 +181,15 @@ def _due_for(d: object) -> pl.Expr:
 
 def bucket_expr(dpd: pl.Expr, status: pl.Expr) -> pl.Expr:
     """DESIGN.md buckets: M0 current, M1 1-30 ... M6 151-180, CO once charged off."""
+    # a lookup of the six month labels, not a string format of every row
+    month = pl.min_horizontal((dpd - 1) // 30 + 1, pl.lit(6)).replace_strict(
+        _MONTHS, default=None, return_dtype=pl.String)
     return (pl.when(status == "charged_off").then(pl.lit("CO"))
             .when(dpd <= 0).then(pl.lit("M0"))
-            .otherwise(pl.format("M{}", pl.min_horizontal((dpd - 1) // 30 + 1, pl.lit(6)))))
+            .otherwise(month))
+
+
+_MONTHS = {k: f"M{k}" for k in range(1, 7)}
 
 
 def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFrame

@@ -42,17 +42,21 @@ def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFr
         none = txns.with_columns(pl.lit(None, pl.String).alias("status"),
                                  pl.lit(None, pl.String).alias("reason"))
         return st, none, empty("plans"), empty("instalments"), plans
-    in_items = principal_by_account(dues, plans)
-    acct = (st.select("account_id", "product", "kind", "status", "credit_limit", "daily_rate",
-                      "unbilled_principal", "billed_principal", "max_loan_rate_s",
-                      "min_loan_rate_s", "overdue_mult_s", "bill_day", "due_day",
-                      "days_per_month")
+    # only the accounts with transactions today are looked at
+    movers = txns.select("account_id").unique()
+    in_items = principal_by_account(dues.join(movers, on="account_id", how="semi"),
+                                    plans.join(movers, on="account_id", how="semi"))
+    acct = (st.join(movers, on="account_id", how="semi")
+            .select("account_id", "product", "kind", "status", "credit_limit", "daily_rate",
+                    "unbilled_principal", "billed_principal", "max_loan_rate_s",
+                    "min_loan_rate_s", "overdue_mult_s", "bill_day", "due_day",
+                    "days_per_month")
             .join(in_items, on="account_id", how="left")
             .with_columns((pl.col("unbilled_principal") + pl.col("billed_principal")
                            + pl.col("in_items").fill_null(0)).alias("start_principal")))
     rates = {r: scaled_rate(r) for r in
              set(txns.get_column("daily_rate").drop_nulls().to_list())
-             | set(st.get_column("daily_rate").drop_nulls().to_list())}
+             | set(st.get_column("daily_rate").drop_nulls().unique().to_list())}
     t = (txns.join(acct.rename({"daily_rate": "account_rate"}), on="account_id", how="left")
          .join(p.fee_rates, on=["product", "terms"], how="left")
          .join(p.loan_terms.with_columns(pl.lit(True).alias("_term_ok")),

@@ -251,21 +251,25 @@ def apply_credits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, dues: pl.DataF
     if sources.height == 0:
         return st, dues
     order = day.params.component_order
-    due_comps = (dues.select("account_id", "due_id", "due_date", *COMPONENTS)
+    # only accounts with money today take part in the waterfall
+    payers = sources.select("account_id").unique()
+    due_comps = (dues.join(payers, on="account_id", how="semi")
+                 .select("account_id", "due_id", "due_date", *COMPONENTS)
                  .unpivot(index=["account_id", "due_id", "due_date"], on=list(COMPONENTS),
                           variable_name="component", value_name="amount")
                  .with_columns(pl.col("component").replace_strict(
                      {c: i for i, c in enumerate(order)}, return_dtype=pl.Int32).alias("_c"),
                      pl.lit(0).alias("_g"), pl.lit("due").alias("target")))
+    revolving = st.filter(pl.col("kind") == "revolving").join(payers, on="account_id",
+                                                               how="semi")
     pool_comps = pl.concat([
-        st.filter(pl.col("kind") == "revolving").select(
+        revolving.select(
             "account_id", pl.lit(None, pl.String).alias("due_id"),
             pl.lit(None, pl.Date).alias("due_date"), pl.lit(comp).alias("component"),
             pl.col(pool).alias("amount"), pl.lit(i, pl.Int32).alias("_c"),
             pl.lit(1).alias("_g"), pl.lit(pool).alias("target"))
         for i, (pool, comp) in enumerate(POOLS)])
     comps = (pl.concat([due_comps, pool_comps], how="vertical_relaxed")
-             .join(sources.select("account_id").unique(), on="account_id")
              .filter(pl.col("amount") > 0)
              .sort("account_id", "_g", "due_date", "due_id", "_c", nulls_last=True)
              .with_columns(pl.int_range(pl.len()).alias("rank")))
