@@ -58,6 +58,8 @@ _MAX_STEPS = 10_000
 _EMPTY = History()
 _DAY_US = 86_400_000_000
 
+_TEMPLATE_ONLY = frozenset({"template_forbidden", "template_required"})
+"""Kinds that pass any contact without a template (the opt-out rule is not one)."""
 _PHASE = {"hold": 0, "restricted_media": 1, "requires_consent": 1,
           "third_party_unreachable_only": 2, "third_party_objection": 2,
           "template_forbidden": 3, "template_required": 3, "opt_out_required": 3,
@@ -70,6 +72,8 @@ class _Plan:
 
     holds: tuple[StandingRule, ...]
     standing: tuple[StandingRule, ...]
+    untemplated: tuple[StandingRule, ...]
+    """``standing`` without the rules that only read a template: for contacts without one."""
     timed: tuple[TimedRule, ...]
     cyclic: tuple[TimedRule, ...]
     """The timed rules that are not monotone: the only ones the search re-checks."""
@@ -86,9 +90,12 @@ def _compile(profile: Profile) -> dict[tuple[str, str], _Plan]:
             holds = tuple(cast(StandingRule, compiled[r.id]) for r in rules if r.kind == "hold")
             standing = tuple(cast(StandingRule, compiled[r.id]) for r in rules
                              if r.kind != "hold" and _PHASE[r.kind] < 4)
+            untemplated = tuple(cast(StandingRule, compiled[r.id]) for r in rules
+                                if r.kind != "hold" and _PHASE[r.kind] < 4
+                                and r.kind not in _TEMPLATE_ONLY)
             timed = tuple(cast(TimedRule, compiled[r.id]) for r in rules if _PHASE[r.kind] == 4)
             cyclic = tuple(t for t in timed if not t.monotone)
-            plans[channel, party] = _Plan(holds, standing, timed, cyclic,
+            plans[channel, party] = _Plan(holds, standing, untemplated, timed, cyclic,
                                           any(t.uses_history for t in timed))
     return plans
 
@@ -96,17 +103,21 @@ def _compile(profile: Profile) -> dict[tuple[str, str], _Plan]:
 # Compiled plans by profile identity. The entry keeps its profile alive, so an id is
 # never reused while cached; the cache is small because profiles are few.
 _PLANS: dict[int, tuple[Profile, dict[tuple[str, str], _Plan]]] = {}
+# The last profile's entry: a planner checks thousands of contacts under one profile.
+_LAST: list[tuple[Profile, dict[tuple[str, str], _Plan]] | None] = [None]
 
 
 def _plans(profile: Profile) -> dict[tuple[str, str], _Plan]:
-    hit = _PLANS.get(id(profile))
+    hit = _LAST[0]
     if hit is not None and hit[0] is profile:
         return hit[1]
-    if len(_PLANS) >= 64:
-        _PLANS.clear()
-    plans = _compile(profile)
-    _PLANS[id(profile)] = (profile, plans)
-    return plans
+    hit = _PLANS.get(id(profile))
+    if hit is None or hit[0] is not profile:
+        if len(_PLANS) >= 64:
+            _PLANS.clear()
+        hit = _PLANS[id(profile)] = (profile, _compile(profile))
+    _LAST[0] = hit
+    return hit[1]
 
 
 def _validate_history(t: int, history: History) -> None:
@@ -144,7 +155,7 @@ def check(proposed: ProposedContact, customer: CustomerState,
             why = rule.check(proposed, customer)
             if why is not None:
                 return Blocked(rule.id, why, None)
-    for rule in plan.standing:
+    for rule in plan.standing if proposed.template_norm is not None else plan.untemplated:
         why = rule.check(proposed, customer)
         if why is not None:
             return Blocked(rule.id, why, None)
@@ -152,9 +163,10 @@ def check(proposed: ProposedContact, customer: CustomerState,
     if not timed:
         return ALLOWED
     t = proposed.us
-    if isinstance(history, History):
+    if type(history) is History or isinstance(history, History):  # the first test is cheap
         hist = history
-        _validate_history(t, hist)
+        if hist.us and hist.us[-1] > t:
+            _validate_history(t, hist)
     elif plan.uses_history:
         hist = History(history)
         _validate_history(t, hist)
@@ -165,23 +177,25 @@ def check(proposed: ProposedContact, customer: CustomerState,
         rel = trule.release(t, local, proposed, customer, hist)
         if rel is not None:
             # rules before k do not block at t; start the search from the others
+            source = trule
             for later in timed[k + 1:]:
                 other = later.release(t, local, proposed, customer, hist)
                 if other is not None and other > rel:
-                    rel = other
+                    rel, source = other, later
             return Blocked(trule.id, partial(trule.reason, t, local, proposed, customer, hist),
-                           _next_allowed(plan.cyclic, t, rel, proposed, customer, hist))
+                           _next_allowed(plan.cyclic, t, rel, source, proposed, customer, hist))
     return ALLOWED
 
 
-def _next_allowed(cyclic: Sequence[TimedRule], t: int, first: int, p: ProposedContact,
-                  s: CustomerState, h: History) -> datetime | None:
+def _next_allowed(cyclic: Sequence[TimedRule], t: int, first: int, source: TimedRule,
+                  p: ProposedContact, s: CustomerState, h: History) -> datetime | None:
     """Earliest instant >= ``first`` no timed rule blocks, or ``None`` past the horizon.
 
-    ``first`` is the latest release among the rules blocking at ``t``: nothing in
-    ``[t, first)`` is allowed, because each of those rules blocks until its release.
-    From ``first`` on, no monotone rule blocks (each either did not block at ``t`` or
-    has been released), so only the ``cyclic`` ones are re-checked.
+    ``first`` is the latest release among the rules blocking at ``t`` (``source``'s):
+    nothing in ``[t, first)`` is allowed, because each of those rules blocks until its
+    release. From ``first`` on, no monotone rule blocks (each either did not block at
+    ``t`` or has been released), so only the ``cyclic`` ones are re-checked, and not
+    the one whose release the candidate is: by contract it does not block there.
     """
     horizon = t + SEARCH_HORIZON_DAYS * _DAY_US
     c = first
@@ -191,15 +205,18 @@ def _next_allowed(cyclic: Sequence[TimedRule], t: int, first: int, p: ProposedCo
             return None
         local = local_of(c, tz)
         latest = None
+        mover = source
         for rule in cyclic:
+            if rule is source:
+                continue
             rel = rule.release(c, local, p, s, h)
             if rel is not None and (latest is None or rel > latest):
-                latest = rel
+                latest, mover = rel, rule
         if latest is None:
             return local
         if latest <= c:  # a rule broke its contract; never loop on it
             raise AssertionError(f"rule release {latest} not after {c}")
-        c = latest
+        c, source = latest, mover
     return None
 
 
