@@ -233,9 +233,11 @@ def render(rows: list[dict[str, Any]], facts: str, folds: int, quick: bool,
         for model, goal in TARGETS.items():
             got = taiwan[model]["cv"]["auc_mean"]
             verdict = "met" if got >= goal else f"NOT met (short by {goal - got:.4f})"
-            lines.append(f"- {model}: {got:.4f} against {goal} — {verdict}")
+            lines.append(f"- {model}: {got:.5f} against {goal} — {verdict}")
         lines.append("")
-    lines += ["## Hold-out figures and cost", "",
+    lines += ["The out-of-time row differs from the row above only in its hold-out (the latest "
+              "25 % by `issue_date`, below); its CV column is the same stratified CV.", "",
+              "## Hold-out figures and cost", "",
               "Hold-out: 25 % stratified (or the latest 25 % by time for the out-of-time row); "
               "the model in the folder is the one fitted on the other 75 %.", "",
               "| data set | model | hold-out AUC | Gini | KS | Brier | train wall s (incl. CV) "
