@@ -114,3 +114,14 @@ def test_reason_reads_the_state_at_the_proposed_instant() -> None:
     assert isinstance(d, Blocked) and d.rule_id == "us.wait_after_conversation"
     check(proposal("2026-03-20T10:00:00-04:00"), NY, h, US)  # another check in between
     assert "2026-03-05T10:00:00-05:00" in d.reason and "168 hours" in d.reason
+
+
+def test_history_sorts_stably_and_builds_columns_on_demand() -> None:
+    a = call("2026-03-02T10:00:00-05:00")
+    b = call("2026-03-02T10:00:00-05:00", "+12125550111")  # same instant, after a
+    c = call("2026-03-01T10:00:00-05:00", connected=True)
+    h = History([a, c, b])
+    assert list(h) == [c, a, b]
+    assert h.us == [c.us, a.us, b.us]
+    assert h.flags == (c.flags, a.flags, b.flags) and h.numbers == (NUM, NUM, "+12125550111")
+    assert h.last_us == a.us and History().last_us is None

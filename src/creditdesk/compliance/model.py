@@ -306,36 +306,28 @@ class Blocked:
     ('because', True, False)
     """
 
-    __slots__ = ("_explain", "_reason", "next_allowed_at", "rule_id")
+    __slots__ = ("_reason", "next_allowed_at", "rule_id")
     __match_args__ = ("rule_id", "reason", "next_allowed_at")
 
     rule_id: str
     next_allowed_at: datetime | None
-    _reason: str | None
-    _explain: Callable[[], str] | None
+    _reason: str | Callable[[], str]  # the text, or the function that writes it
 
     def __init__(self, rule_id: str, reason: str | Callable[[], str],
                  next_allowed_at: datetime | None) -> None:
         put = object.__setattr__
         put(self, "rule_id", rule_id)
         put(self, "next_allowed_at", next_allowed_at)
-        if isinstance(reason, str):
-            put(self, "_reason", reason)
-            put(self, "_explain", None)
-        else:
-            put(self, "_reason", None)
-            put(self, "_explain", reason)
+        put(self, "_reason", reason)
 
     @property
     def reason(self) -> str:
         """Why the contact is blocked, naming the facts (written on first read)."""
         text = self._reason
-        if text is None:
-            explain = self._explain
-            assert explain is not None
-            text = explain()
-            object.__setattr__(self, "_reason", text)
-            object.__setattr__(self, "_explain", None)  # drop the history it held
+        if isinstance(text, str):
+            return text
+        text = text()
+        object.__setattr__(self, "_reason", text)  # also drops the history it held
         return text
 
     @property
