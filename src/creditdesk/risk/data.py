@@ -6,8 +6,9 @@ name. Roles are inferred from the data alone:
 * numeric dtypes (ints, floats, booleans) are *numeric* features;
 * string columns are *categorical*, unless nearly all their values parse as
   dates, in which case they become a *date* feature (days since 1970-01-01);
-* a column that is unique per row and looks like a key (strings, or integers
-  packed into a narrow range) is an *id* and dropped;
+* a column that is unique per row and looks like a key (strings; integers when
+  there are at least 200 rows, or packed into a range under ten times the
+  rows) is an *id*: dropped as a feature, carried through when scoring;
 * a column with a single value (or none) is *constant* and dropped;
 * the target must hold 0 and 1 only (booleans accepted); anything else is
   refused naming the column and the offending values.
@@ -16,11 +17,11 @@ The inferred :class:`FeatureSchema` is stored with a model, so the exact same
 treatment is applied when the model scores new data.
 
 >>> import pandas as pd
->>> frame = pd.DataFrame({"id": [1, 2, 3, 4], "income": [1.0, 2.0, None, 4.0],
-...                       "city": ["a", "b", "a", None], "bad": [0, 1, 0, 1]})
+>>> frame = pd.DataFrame({"id": range(100, 130), "income": [1.0, 2.0, None] * 10,
+...                       "city": ["a", "b", None] * 10, "flag": 1, "bad": [0, 1] * 15})
 >>> schema = infer_schema(frame, target="bad")
 >>> schema.numeric, schema.categorical, schema.dropped
-(['income'], ['city'], {'id': 'id-like (unique per row)'})
+(['income'], ['city'], {'id': 'id-like (unique per row)', 'flag': 'constant'})
 """
 
 from __future__ import annotations
