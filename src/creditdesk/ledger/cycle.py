@@ -83,9 +83,12 @@ def accrue(day: Day, st: pl.DataFrame, dues: pl.DataFrame) -> tuple[pl.DataFrame
 
 def check_due_dates(day: Day, st: pl.DataFrame, dues: pl.DataFrame) -> pl.DataFrame:
     """A revolving bill not paid in full by the end of its due date loses the interest-free period."""
+    due_today = ((pl.col("kind") == "revolving") & (pl.col("status") == "open")
+                 & (pl.col("statement_due_date") == day.d))
+    if not st.select(due_today.any()).item():
+        return st  # no bill falls due today: nothing changes (most dates)
     st = _billed_principal_owed(st, dues)
-    lose = ((pl.col("kind") == "revolving") & (pl.col("status") == "open")
-            & (pl.col("statement_due_date") == day.d) & (pl.col("_billed_owed") > 0))
+    lose = due_today & (pl.col("_billed_owed") > 0)
     return st.with_columns((pl.col("interest_on") | lose.fill_null(False)).alias("interest_on")
                            ).drop("_billed_owed")
 
