@@ -1,10 +1,11 @@
-"""End of day on Spark: pack the day's inputs, close per partition, unpack.
+"""End of day on Spark: pack the inputs, close a run of dates per partition, unpack.
 
 The kernel needs, for each account, rows of six tables. They are packed into
 one wide frame (``<table>__<column>`` plus a ``_t`` tag), repartitioned by
-``account_id`` and handed to :func:`close_partition` under ``mapInArrow``,
-which rebuilds the tables, calls ``close_day`` and packs the output the same
-way. Nothing in the function depends on which accounts share a partition.
+``account_id`` and handed to :func:`close_range_partition` under
+``mapInArrow``, which rebuilds the tables, closes each date with
+``close_day`` carrying its accounts' state in memory, and packs the output
+the same way. Nothing depends on which accounts share a partition.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from creditdesk.ledger.kernel import OUTPUT_TABLES, DayInput, close_day
+from creditdesk.ledger.kernel import OUTPUT_TABLES
 from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import TABLES
 
-__all__ = ["INPUTS", "close_date_on_spark", "close_partition", "close_range_on_spark",
-           "close_range_partition"]
+__all__ = ["INPUTS", "close_date_on_spark", "close_range_on_spark", "close_range_partition"]
 
 #: kernel input name -> table it has the schema of
 INPUTS = {"accounts": "accounts", "prev": "account_day", "dues": "dues",
@@ -66,63 +66,9 @@ def _pack(frames: dict[str, pl.DataFrame], names: dict[str, str], schema: pa.Sch
     return df.with_columns(missing).to_arrow().select(schema.names).cast(schema)
 
 
-def close_partition(batches: Iterator[pa.RecordBatch], d: date, params: LedgerParams
-                    ) -> Iterator[pa.RecordBatch]:
-    """The mapInArrow function: every batch of one partition, closed together."""
-    in_schema = _packed_schema(INPUTS)
-    out_names = {t: t for t in OUTPUT_TABLES}
-    out_schema = _packed_schema(out_names)
-    tables = [pa.Table.from_batches([b]) for b in batches]
-    if not tables:
-        return
-    df = pl.from_arrow(pa.concat_tables(tables).cast(in_schema))
-    assert isinstance(df, pl.DataFrame)
-    frames = _unpack(df, INPUTS)
-    out = close_day(DayInput(business_date=d, **frames), params)
-    packed = _pack(out.tables(), out_names, out_schema)
-    yield from packed.to_batches(max_chunksize=65_536)
-
-
 def close_date_on_spark(store: Any, d: date, params: LedgerParams) -> None:
-    """Read the day's inputs as Spark frames, close them per partition, write the output."""
-    from pyspark.sql import functions as F
-
-    spark = store.spark
-    prev_d = d - timedelta(days=1)
-    sources = {
-        "accounts": store.frame("accounts").where(F.col("opened") <= F.lit(d)),
-        "prev": store.frame("account_day").where(F.col("business_date") == F.lit(prev_d)),
-        "dues": store.frame("dues"),
-        "plan_state": store.frame("plan_state"),
-        "billing": store.frame("instalments").where(F.col("bill_date") == F.lit(d)),
-        "txns": store.frame("transactions").where(F.col("business_date") == F.lit(d)),
-    }
-    in_schema = _packed_schema(INPUTS)
-    packed = None
-    for name, sdf in sources.items():
-        cols = [F.lit(name).alias("_t"), F.col("account_id").alias("_key")]
-        cols += [F.col(c).alias(f"{name}__{c}") for c in TABLES[INPUTS[name]]]
-        part = sdf.select(*cols)
-        packed = part if packed is None else packed.unionByName(part, allowMissingColumns=True)
-    assert packed is not None
-    packed = packed.select(*in_schema.names)
-    n = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    out_schema = _packed_schema({t: t for t in OUTPUT_TABLES})
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    result = packed.repartition(n, "_key").mapInArrow(
-        lambda it: close_partition(it, d, params), from_arrow_schema(out_schema))
-    # one job writes every output table, split into folders by table tag
-    staging = store.location / "_staging" / f"{d.isoformat()}-{uuid.uuid4().hex[:8]}"
-    try:
-        result.write.partitionBy("_t").parquet(f"file://{staging.resolve()}")
-        with store.transaction(business_date=d):
-            for t in OUTPUT_TABLES:
-                store.adopt_packed(t, staging / f"_t={t}")
-            marker = pl.DataFrame({"business_date": [d], "closed_at": [datetime.now(UTC)]})
-            store.append("closed_dates", marker)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Close the single date ``d`` on Spark (a run of one date)."""
+    close_range_on_spark(store, d, d, params)
 
 
 def close_range_partition(batches: Iterator[pa.RecordBatch], start: date, end: date,
