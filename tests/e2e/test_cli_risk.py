@@ -57,6 +57,17 @@ def test_score_writes_reasons(model: Path, work: Path) -> None:
             "credit_limit_minor"} <= set(scored.columns)
 
 
+def test_score_with_saabas_reasons_says_so(model: Path, work: Path) -> None:
+    proc = _run("score", "--model", model, "--data", work / "new.parquet",
+                "--out", work / "fast.parquet", "--reason-method", "saabas", "--json")
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_parquet(work / "fast.parquet")
+    assert "reason_1_saabas" in scored.columns and "reason_1_shap" not in scored.columns
+    proc = _run("score", "--model", model, "--data", work / "new.parquet",
+                "--out", work / "bad.csv", "--reason-method", "fast")
+    assert proc.returncode == 2 and "reason method must be one of shap, saabas" in proc.stderr
+
+
 def test_monitor_and_cutoff_json(model: Path, work: Path) -> None:
     proc = _run("monitor", "--model", model, "--baseline", work / "train.csv",
                 "--current", work / "new.parquet", "--out", work / "mon", "--json")

@@ -133,3 +133,20 @@ def test_csv_and_parquet_inputs_agree(tmp_path: Path, taiwan: pd.DataFrame) -> N
     b = train_model(tmp_path / "t.parquet", "class", tmp_path / "b",
                     TrainOptions(model="gbm", cv_folds=0))
     assert a.metrics["holdout"]["auc"] == pytest.approx(b.metrics["holdout"]["auc"])
+
+
+def test_reason_method_is_named_in_the_columns(trained: tuple[str, Path, dict],
+                                               taiwan: pd.DataFrame) -> None:
+    kind, folder, _ = trained
+    bundle = load_model(folder)
+    rows = taiwan.head(200)
+    fast = score_table(bundle, rows, reason_method="saabas")
+    exact = score_table(bundle, rows)
+    np.testing.assert_allclose(fast["pd"], exact["pd"], atol=1e-10)
+    np.testing.assert_array_equal(fast["score"], exact["score"])
+    if kind == "gbm":
+        assert "reason_1_saabas" in fast.columns and "reason_1_shap" in exact.columns
+    else:  # the scorecard's reasons are exact points lost whatever the method
+        assert "reason_1_points_lost" in fast.columns
+    with pytest.raises(BadInputError, match="reason method"):
+        score_table(bundle, rows, reason_method="nope")

@@ -125,6 +125,9 @@ def score_cmd(
     policy: PolicyOpt = None,
     income_col: IncomeOpt = None,
     reasons: Annotated[int, typer.Option(help="reason codes per row (0 = none, faster)")] = 3,
+    reason_method: Annotated[str, typer.Option(
+        "--reason-method", help="gbm reasons: shap (exact TreeSHAP, slow) or saabas (path "
+        "attributions, an approximation of SHAP, ~100x faster)")] = "shap",
     as_json: JsonOpt = False,
 ) -> None:
     """PD, score, risk band, decision, price, limit and top-3 reason codes per row."""
@@ -135,7 +138,8 @@ def score_cmd(
     with _err.status("scoring"):
         bundle = load_model(model)
         table = score_table(bundle, read_table(data), policy=load_policy(policy),
-                            income_col=income_col, n_reasons=reasons)
+                            income_col=income_col, n_reasons=reasons,
+                            reason_method=reason_method)
         write_table(table, out)
     summary: dict[str, Any] = {"out": str(out), "rows": len(table), "model_type": bundle.model_type,
                "mean_pd": float(table["pd"].mean()) if len(table) else None,

@@ -427,14 +427,19 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
         """The scaled score: the sum of the row's points."""
         return np.asarray(self.points_matrix(X).sum(axis=1), dtype=float)
 
-    def points_lost(self, X: pd.DataFrame) -> np.ndarray:
-        """Per feature, the row's points minus the best points that feature can give (<= 0)."""
+    def points_lost(self, X: pd.DataFrame, *, points: np.ndarray | None = None) -> np.ndarray:
+        """Per feature, the row's points minus the best points that feature can give (<= 0).
+
+        ``points`` is :meth:`points_matrix` of the same rows when the caller
+        already has it, so bulk scoring bins every value once.
+        """
         X = self._check_X(X)
         if not self.features_:
             return np.zeros((len(X), 0))
         per_bin = self._points_per_bin()
         best = np.array([self._best_points(f, per_bin[f]) for f in self.features_])
-        return np.minimum(self.points_matrix(X) - best, 0.0)
+        matrix = self.points_matrix(X) if points is None else points
+        return np.minimum(matrix - best, 0.0)
 
     def _best_points(self, name: str, points: np.ndarray) -> float:
         counts = np.asarray(self.bins_[name].count)
