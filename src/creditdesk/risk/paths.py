@@ -31,6 +31,8 @@ from scipy import sparse
 
 __all__ = ["PathTables", "path_tables"]
 
+_CHUNK = 8192  # rows per sparse product
+
 
 class PathTables:
     """Per-leaf attribution tables of a boosted model, stacked into one matrix.
@@ -60,6 +62,9 @@ class PathTables:
         n, t = leaves.shape
         if t != self.n_trees:
             raise ValueError(f"expected {self.n_trees} trees of leaves; got {t}")
+        if n > _CHUNK:  # the one-hot matrix holds rows x trees entries: keep it cache-sized
+            return np.vstack([self.contributions(leaves[i:i + _CHUNK])
+                              for i in range(0, n, _CHUNK)])
         cols = leaves.astype(np.int32, copy=True)
         cols += self.offsets.astype(np.int32)
         onehot = sparse.csr_matrix(
