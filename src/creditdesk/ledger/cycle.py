@@ -48,17 +48,19 @@ def _billed_principal_owed(st: pl.DataFrame, dues: pl.DataFrame) -> pl.DataFrame
 
 def accrue(day: Day, st: pl.DataFrame, dues: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Post the day's penalty on past-due items and revolving interest."""
-    open_ids = st.filter(pl.col("status") == "open").select("account_id")
+    open_ids = st.filter(pl.col("status") == "open").get_column("account_id")
     base = (pl.when(pl.col("penalty_on") == "principal").then(pl.col("principal"))
             .otherwise(pl.col("principal") + pl.col("interest") + pl.col("fee")))
-    pen = (dues.join(open_ids, on="account_id", how="semi")
-           .filter(pl.col("due_date") < day.d)
-           .select("due_id", "account_id", rhu(base, pl.col("penalty_rate_scaled")).alias("_pen"))
-           .filter(pl.col("_pen") > 0))
+    # the day's penalty of every item, computed in place (no join of all items on due_id)
+    due_pen = rhu(base, pl.col("penalty_rate_scaled"))
+    dues = dues.with_columns(
+        pl.when(pl.col("account_id").is_in(open_ids.implode()) & (pl.col("due_date") < day.d)
+                & (due_pen > 0)).then(due_pen).otherwise(0).alias("_pen"))
+    pen = dues.filter(pl.col("_pen") > 0).select("due_id", "account_id", "_pen")
     if pen.height:
-        dues = (dues.join(pen.select("due_id", "_pen"), on="due_id", how="left")
-                .with_columns((pl.col("penalty") + pl.col("_pen").fill_null(0)).alias("penalty"))
-                .drop("_pen"))
+        dues = dues.with_columns((pl.col("penalty") + pl.col("_pen")).alias("penalty"))
+    dues = dues.drop("_pen")
+    if pen.height:
         per_acct = pen.group_by("account_id").agg(pl.col("_pen").sum())
         day.journal.append(pair_lines(
             per_acct.with_columns(day.lit_date.alias("business_date")), event="penalty",
