@@ -35,7 +35,7 @@ def run_demo(out: Path, *, accounts: int = 2000, days: int = 62, seed: int = 7,
              on_date: Callable[[date, int, int], None] | None = None) -> dict[str, Any]:
     """Build, close and summarise a sample book in ``out``; returns the KPIs."""
     out.mkdir(parents=True, exist_ok=True)
-    db = out / "creditdesk.duckdb"
+    db = (out / "creditdesk.duckdb").resolve()
     for p in (db, db.with_suffix(".duckdb.wal")):
         p.unlink(missing_ok=True)
     store = open_store(f"duckdb:///{db}")

@@ -115,3 +115,16 @@ def test_kill_9_mid_date_leaves_previous_date_and_rerun_matches(tmp_path):
     killed, clean = tables(urls["killed"]), tables(urls["clean"])
     for t in ("account_day", "journal", "dues", "plan_state", "statements", "postings"):
         assert killed[t].equals(clean[t]), t
+
+
+def test_demo_writes_its_books_inside_a_relative_out_folder(tmp_path):
+    res = subprocess.run([*CLI, "demo", "--customers", "40", "--days", "35", "--out", "demo-out",
+                          "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr
+    kpis = json.loads(res.stdout)
+    assert (tmp_path / "demo-out" / "creditdesk.duckdb").exists()
+    assert (tmp_path / "demo-out" / "kpis.json").exists()
+    assert kpis["accounts"] == 40 and kpis["days"] == 35
+    view = json.loads(cli("account", "show", "A00000000", "--store", kpis["store"],
+                          "--json").stdout)
+    assert view["as_of"] == kpis["as_of"]
