@@ -20,10 +20,11 @@ Features (one row per account with an ``account_day`` row on or before ``as_of``
 ``worst_dpd_90d``          the highest DPD over the last 90 days
 ``worst_dpd_180d``         the highest DPD over the last 180 days
 ``days_delinquent_90d``    dates in the last 90 days with DPD > 0
-``payment_to_due_3``       over the last 3 bills due on or before ``as_of`` with a minimum
-                           due > 0: money paid from the day after the bill date through the
-                           due date, divided by the sum of their minimum dues (null when
-                           the account has no such bill, e.g. cash loans)
+``payment_to_due_3``       over the last 3 bills of the last 180 days that are due on or
+                           before ``as_of`` with a minimum due > 0: money paid from the day
+                           after the bill date through the due date, divided by the sum of
+                           their minimum dues (null when there is no such bill, e.g. cash
+                           loans)
 ``paid_90d_to_limit``      money paid in the last 90 days / credit_limit
 ``purchases_90d_to_limit`` purchases and drawdowns in the last 90 days / credit_limit
 ``n_plans``                plans (cash loans and instalment conversions) created by ``as_of``
@@ -97,7 +98,8 @@ def _payment_to_due(ad: pl.DataFrame, statements: pl.DataFrame, as_of: date) -> 
     if statements.height == 0 or not need <= set(statements.columns):
         return pl.DataFrame(schema=schema)
     bills = (statements.lazy()
-             .filter((pl.col("due_date") <= as_of) & (pl.col("min_due") > 0))
+             .filter((pl.col("bill_date") > as_of - timedelta(days=180))
+                     & (pl.col("due_date") <= as_of) & (pl.col("min_due") > 0))
              .select("account_id", "bill_date", "due_date", "min_due")
              .sort("account_id", "bill_date", descending=[False, True])
              .group_by("account_id", maintain_order=True).head(3))
