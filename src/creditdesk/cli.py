@@ -237,15 +237,25 @@ app.add_typer(bench_app, name="bench")
 @handle_errors
 def bench_eod_cmd(accounts: int = typer.Option(100_000, "--accounts"),
                   workdir: Path = typer.Option(Path("./bench-work"), "--workdir"),
+                  engine: str = typer.Option("duckdb", "--engine", help="duckdb, spark or both"),
                   json_out: bool = typer.Option(False, "--json")) -> None:
     """Time end of day on a synthetic book: an ordinary date and a bill date."""
-    from creditdesk.ledger.bench import bench_eod
+    from creditdesk.ledger.bench import bench_eod, bench_eod_spark
 
     if accounts <= 0:
         raise BadInputError(f"--accounts must be positive; got {accounts}", field="accounts",
                             value=accounts)
+    if engine not in ("duckdb", "spark", "both"):
+        raise BadInputError(f"--engine must be duckdb, spark or both; got {engine!r}",
+                            field="engine", value=engine)
+    result: dict[str, Any] = {}
     with err_console.status("building the book and closing it to the eve of a bill date"):
-        result = bench_eod(accounts, workdir)
+        if engine in ("duckdb", "both"):
+            result["duckdb"] = bench_eod(accounts, workdir)
+        if engine in ("spark", "both"):
+            result["spark"] = bench_eod_spark(accounts, workdir)
+    if engine != "both":
+        result = result[engine]
     if json_out:
         print_json(result)
     else:

@@ -117,3 +117,51 @@ def bench_eod(accounts: int, workdir: Path, *, seed: int = 11,
             "temp_copy_seconds": round(temp, 3),
             "ratio_to_temp_copy": round(r["seconds"] / temp, 1)}
     return result
+
+
+def bench_eod_spark(accounts: int, workdir: Path, *, seed: int = 11,
+                    start: date | None = None) -> dict[str, Any]:
+    """The same book and dates on the Spark store (local session), beside its own floor.
+
+    A Spark date is one job: inputs read from the lake, the kernel per partition,
+    the packed output written once and committed by its marker. The floor is one
+    Spark job copying the previous date's ``account_day`` to Parquet.
+    """
+    import shutil
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    lake = workdir / "lake"
+    shutil.rmtree(lake, ignore_errors=True)
+    store = open_store(f"spark:///{lake.resolve()}")
+    cat = default_catalogue()
+    params = ledger_params(cat)
+    if start is None:
+        start = date.fromisoformat(os.environ.get(START_ENV) or "2026-01-01")
+    t0 = time.perf_counter()
+    book = synthetic_book(accounts, start, (_END - start).days, seed=seed)
+    load_frames(store, cat, customers=_as_text(book["customers"]),
+                accounts=_as_text(book["accounts"]), transactions=_as_text(book["transactions"]))
+    build = time.perf_counter() - t0
+    run_eod(store, date(2026, 2, 27), params)
+    result: dict[str, Any] = {"engine": "spark (local[2])", "accounts": accounts,
+                              "history_start": start.isoformat(), "build_seconds": round(build, 2)}
+    for name, d in (("ordinary_date", date(2026, 2, 28)), ("bill_date", date(2026, 3, 1))):
+        t1 = time.perf_counter()
+        store.close_date(d, params)
+        seconds = time.perf_counter() - t1
+        floor = _spark_copy_floor(store, d, workdir)
+        result[name] = {"seconds": round(seconds, 3),
+                        "accounts_per_second": round(accounts / seconds),
+                        "copy_floor_seconds": round(floor, 3),
+                        "ratio_to_copy_floor": round(seconds / floor, 1)}
+    return result
+
+
+def _spark_copy_floor(store: Any, d: date, workdir: Path) -> float:
+    from pyspark.sql import functions as F
+
+    target = (workdir / "floor").resolve()
+    t0 = time.perf_counter()
+    (store.frame("account_day").where(F.col("business_date") == F.lit(d))
+     .write.mode("overwrite").parquet(f"file://{target}"))
+    return time.perf_counter() - t0
