@@ -258,3 +258,36 @@ def policy_cmd(
         _json(policy.model_dump(mode="json"))
         return
     _out.print(f"{file}: valid, {len(policy.bands)} bands")
+
+
+@app.command("refresh")
+@_handle
+def refresh_cmd(
+    model: ModelOpt,
+    as_of: Annotated[str, typer.Option("--as-of", help="a closed business date YYYY-MM-DD")],
+    store: Annotated[str | None, typer.Option("--store", help="store URL")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Behaviour scores of every performing account as of a closed date (risk.refresh)."""
+    from datetime import date
+
+    from creditdesk.config import settings
+    from creditdesk.risk.refresh import refresh_scores
+    from creditdesk.store import open_store
+
+    try:
+        when = date.fromisoformat(as_of)
+    except ValueError as exc:
+        raise BadInputError(f"--as-of must be a date YYYY-MM-DD; got {as_of!r}", field="as_of",
+                            value=as_of) from exc
+    with _err.status("scoring the books"):
+        scores = refresh_scores(open_store(store or settings().store), model, when)
+    mean = scores["pd"].mean() if scores.height else 0.0
+    summary = {"as_of": when.isoformat(), "accounts": scores.height,
+               "mean_pd": round(float(mean), 6) if isinstance(mean, int | float) else 0.0,
+               "bands": scores.group_by("band").len().sort("band").to_dicts()}
+    if as_json:
+        _json(summary)
+    else:
+        _out.print(f"scored {summary['accounts']} accounts as of {summary['as_of']}; "
+                   f"mean PD {summary['mean_pd']:.4f}; stored in behaviour_scores")
