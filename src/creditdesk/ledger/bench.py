@@ -76,6 +76,28 @@ START_ENV = "CREDITDESK_BENCH_START"
 _END = date(2026, 3, 4)  # transactions run up to 3 Mar whatever the start
 
 
+def _prepare(store: Any, accounts: int, seed: int, start: date | None
+             ) -> tuple[Any, date, float]:
+    """Build and load the synthetic book, then close it to 27 Feb (the eve of the timed dates).
+
+    Returns the ledger parameters, the history's first date and the seconds the
+    build and load took (the closing is not counted).
+    """
+    if start is None:
+        start = date.fromisoformat(os.environ.get(START_ENV) or "2026-01-01")
+    if not date(2026, 1, 1) <= start <= date(2026, 1, 25):
+        raise ValueError(f"{START_ENV} must be from 2026-01-01 to 2026-01-25; got {start}")
+    cat = default_catalogue()
+    params = ledger_params(cat)
+    t0 = time.perf_counter()
+    book = synthetic_book(accounts, start, (_END - start).days, seed=seed)
+    load_frames(store, cat, customers=_as_text(book["customers"]),
+                accounts=_as_text(book["accounts"]), transactions=_as_text(book["transactions"]))
+    build = time.perf_counter() - t0
+    run_eod(store, date(2026, 2, 27), params)
+    return params, start, build
+
+
 def bench_eod(accounts: int, workdir: Path, *, seed: int = 11,
               start: date | None = None) -> dict[str, Any]:
     """Build a synthetic book, close it to the eve of a bill date, then time two dates."""
@@ -84,18 +106,7 @@ def bench_eod(accounts: int, workdir: Path, *, seed: int = 11,
     for p in (db, Path(str(db) + ".wal")):
         p.unlink(missing_ok=True)
     store = open_store(f"duckdb:///{db}")
-    cat = default_catalogue()
-    params = ledger_params(cat)
-    if start is None:
-        start = date.fromisoformat(os.environ.get(START_ENV) or "2026-01-01")
-    if not date(2026, 1, 1) <= start <= date(2026, 1, 25):
-        raise ValueError(f"{START_ENV} must be from 2026-01-01 to 2026-01-25; got {start}")
-    t0 = time.perf_counter()
-    book = synthetic_book(accounts, start, (_END - start).days, seed=seed)
-    load_frames(store, cat, customers=_as_text(book["customers"]),
-                accounts=_as_text(book["accounts"]), transactions=_as_text(book["transactions"]))
-    build = time.perf_counter() - t0
-    run_eod(store, date(2026, 2, 27), params)
+    params, start, build = _prepare(store, accounts, seed, start)
     store.scalar("CHECKPOINT")  # every timed step starts from an empty write-ahead log
     ordinary = _timed_close(store, date(2026, 2, 28), params)
     floor_o = _copy_floor(store, date(2026, 2, 27))
@@ -133,16 +144,7 @@ def bench_eod_spark(accounts: int, workdir: Path, *, seed: int = 11,
     lake = workdir / "lake"
     shutil.rmtree(lake, ignore_errors=True)
     store = open_store(f"spark:///{lake.resolve()}")
-    cat = default_catalogue()
-    params = ledger_params(cat)
-    if start is None:
-        start = date.fromisoformat(os.environ.get(START_ENV) or "2026-01-01")
-    t0 = time.perf_counter()
-    book = synthetic_book(accounts, start, (_END - start).days, seed=seed)
-    load_frames(store, cat, customers=_as_text(book["customers"]),
-                accounts=_as_text(book["accounts"]), transactions=_as_text(book["transactions"]))
-    build = time.perf_counter() - t0
-    run_eod(store, date(2026, 2, 27), params)
+    params, start, build = _prepare(store, accounts, seed, start)
     result: dict[str, Any] = {"engine": "spark (local[2])", "accounts": accounts,
                               "history_start": start.isoformat(), "build_seconds": round(build, 2)}
     for name, d in (("ordinary_date", date(2026, 2, 28)), ("bill_date", date(2026, 3, 1))):

@@ -32,7 +32,7 @@ from datetime import date
 
 import polars as pl
 
-from creditdesk.ledger import cycle, steps
+from creditdesk.ledger import cycle, debits, steps
 from creditdesk.ledger.journal import concat_journal
 from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import TABLES, conform, empty
@@ -98,7 +98,7 @@ def close_day(inp: DayInput, params: LedgerParams) -> DayOutput:
     plans = inp.plan_state.with_columns(pl.lit(d).alias("business_date"))
     txns = inp.txns.sort("txn_id")
 
-    st, txns, new_plans, new_inst, plans = steps.post_debits(day, st, txns, plans, dues)
+    st, txns, new_plans, new_inst, plans = debits.post_debits(day, st, txns, plans, dues)
     st, dues, plans = steps.bill_loan_instalments(day, st, inp.billing, dues, plans)
     st, dues, plans = steps.settle_payoffs(day, st, txns, dues, plans)
     st, dues = steps.apply_credits(day, st, txns, dues)

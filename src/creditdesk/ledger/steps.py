@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from creditdesk.ledger import debits
 from creditdesk.ledger.allocation import allocate
 from creditdesk.ledger.journal import pair_lines
 from creditdesk.ledger.params import LedgerParams
@@ -56,7 +55,8 @@ def rhu(amount: pl.Expr, scaled_rate: pl.Expr | int) -> pl.Expr:
     return ((prod + RATE_SCALE // 2) // RATE_SCALE).cast(pl.Int64)
 
 
-def outstanding(df: pl.DataFrame | None = None) -> pl.Expr:
+def outstanding() -> pl.Expr:
+    """What is still owed on a due item: the sum of its four components."""
     return pl.sum_horizontal(*COMPONENTS)
 
 
@@ -101,14 +101,6 @@ def principal_by_account(dues: pl.DataFrame, plans: pl.DataFrame) -> pl.DataFram
     a = dues.group_by("account_id").agg(pl.col("principal").sum().alias("_p"))
     b = plans.group_by("account_id").agg(pl.col("remaining_principal").sum().alias("_p"))
     return pl.concat([a, b]).group_by("account_id").agg(pl.col("_p").sum().alias("in_items"))
-
-
-# --------------------------------------------------------------------------- debits
-def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFrame,
-                dues: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame,
-                                            pl.DataFrame, pl.DataFrame]:
-    """Purchases, drawdowns and conversions; every transaction gets a posting status."""
-    return debits.post_debits(day, st, txns, plans, dues)
 
 
 # --------------------------------------------------------------------------- billing

@@ -304,4 +304,3 @@ class SparkStore(Store):
 
     def close(self) -> None:
         """The session is shared by the process; nothing to release per store."""
-        _ = timedelta
