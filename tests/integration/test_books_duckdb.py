@@ -79,6 +79,11 @@ def test_same_external_id_with_other_content_is_refused(store):
     ({"type": "gift"}, "type", "one of"),
     ({"account_id": "L1", "type": "cash_loan", "business_date": "2026-02-01",
       "method": "equal_instalment"}, "terms", "positive integer"),
+    ({"account_id": "L1", "type": "cash_loan", "business_date": "2026-02-01", "terms": 5,
+      "method": "equal_instalment"}, "terms", "one of [3, 6, 9, 12] for product cash_loan"),
+    ({"account_id": "L1", "type": "cash_loan", "business_date": "2026-02-01", "terms": 12,
+      "method": "balloon"}, "method", "for product cash_loan"),
+    ({"type": "instalment_conversion", "terms": 5}, "terms", "for product revolving"),
 ])
 def test_bad_transactions_are_refused_naming_row_and_field(store, row, field, words):
     good = {"external_id": "n1", "account_id": "R1", "business_date": "2026-02-01",
