@@ -147,12 +147,18 @@ def test_cash_loan_paid_on_time(params):
     assert feb15["principal"] == 922_025 and feb15["total_due"] == 0
 
 
-def test_cash_loan_prepaid_in_month_four(params):
+def loan_paid_three_terms(params) -> InMemoryBook:
+    """The loan drawn on 15 Jan, with repayments of its first three instalments on their due dates."""
     book = loan_book(params)
     book.close(date(2026, 1, 15))
     inst = book.instalments.sort("term").head(3)
     book.add_transactions([{"account_id": "L1", "business_date": r["due_date"],
                             "type": "repayment", "amount": r["total"]} for r in inst.to_dicts()])
+    return book
+
+
+def test_cash_loan_prepaid_in_month_four(params):
+    book = loan_paid_three_terms(params)
     # 1 May: 16 days after 15 Apr; interest round(763,256 x 0.0004 x 16 = 4,884.84) = 4,885
     book.add_transactions([{"account_id": "L1", "business_date": date(2026, 5, 1),
                             "type": "repayment", "amount": 763_256 + 4_885}])
@@ -166,11 +172,7 @@ def test_cash_loan_prepaid_in_month_four(params):
 
 
 def test_cash_loan_one_fen_short_of_payoff_is_held_not_settled(params):
-    book = loan_book(params)
-    book.close(date(2026, 1, 15))
-    inst = book.instalments.sort("term").head(3)
-    book.add_transactions([{"account_id": "L1", "business_date": r["due_date"],
-                            "type": "repayment", "amount": r["total"]} for r in inst.to_dicts()])
+    book = loan_paid_three_terms(params)
     book.add_transactions([{"account_id": "L1", "business_date": date(2026, 5, 1),
                             "type": "repayment", "amount": 763_256 + 4_884}])
     book.close_through(date(2026, 1, 16), date(2026, 5, 15))

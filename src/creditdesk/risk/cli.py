@@ -9,39 +9,25 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from creditdesk.errors import BadInputError, CreditdeskError
+from creditdesk.cli_support import handle_errors, print_json
+from creditdesk.errors import BadInputError
 
 app = typer.Typer(no_args_is_help=True, help="risk commands: train, score, monitor, cutoff, "
                   "policy")
 _err = Console(stderr=True)
 _out = Console()
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _handle(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CreditdeskError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(exc.exit_code) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n")
+_handle = handle_errors
+_json = print_json
 
 
 def _parse_monotone(items: list[str]) -> dict[str, int]:

@@ -41,6 +41,7 @@ __all__ = [
     "coerce_features",
     "infer_schema",
     "read_table",
+    "require_frame",
     "target_vector",
 ]
 
@@ -253,3 +254,18 @@ def coerce_features(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
         col = frame[name]
         out[name] = col.astype(str).astype(object).where(col.notna(), None)
     return pd.DataFrame(out, index=frame.index)
+
+
+def require_frame(X: Any, features: list[str]) -> pd.DataFrame:
+    """``X`` as the DataFrame a fitted model scores, or an error naming what is wrong.
+
+    >>> require_frame(pd.DataFrame({"a": [1]}), ["a"]).shape
+    (1, 1)
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise BadInputError(f"X must be a pandas DataFrame; got {type(X).__name__}", field="X")
+    missing = [f for f in features if f not in X.columns]
+    if missing:
+        raise BadInputError(f"X lacks the model's columns: {', '.join(missing)}",
+                            field=missing[0])
+    return X

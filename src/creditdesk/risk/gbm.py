@@ -42,6 +42,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from creditdesk.errors import BadInputError
+from creditdesk.risk.data import require_frame
 from creditdesk.risk.paths import PathTables, path_tables
 from creditdesk.risk.scorecard import _check_xy
 
@@ -181,13 +182,7 @@ class GBMModel(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
-        if not isinstance(X, pd.DataFrame):
-            raise BadInputError(f"X must be a pandas DataFrame; got {type(X).__name__}", field="X")
-        missing = [f for f in self.features_ if f not in X.columns]
-        if missing:
-            raise BadInputError(f"X lacks the model's columns: {', '.join(missing)}",
-                                field=missing[0])
-        return X
+        return require_frame(X, self.features_)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: P(good), P(bad)."""

@@ -41,6 +41,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from creditdesk.errors import BadInputError
+from creditdesk.risk.data import require_frame
 
 __all__ = ["FeatureBins", "ScoreScaling", "ScorecardModel"]
 
@@ -378,13 +379,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "logit_bins_")
-        if not isinstance(X, pd.DataFrame):
-            raise BadInputError(f"X must be a pandas DataFrame; got {type(X).__name__}", field="X")
-        missing = [f for f in self.features_ if f not in X.columns]
-        if missing:
-            raise BadInputError(f"X lacks the model's columns: {', '.join(missing)}",
-                                field=missing[0])
-        return X
+        return require_frame(X, self.features_)
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:
         """Each feature's share of the log-odds of default, shape (rows, features)."""
