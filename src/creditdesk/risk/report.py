@@ -3,7 +3,8 @@
 Why inline plotly.js: reports are opened on locked-down machines and archived
 for model validation; a page that fetches its charting library from a CDN
 shows nothing offline and may change after the fact. So every page embeds
-``plotly.offline.get_plotlyjs()`` once and the charts as ``div``s.
+``plotly.offline.get_plotlyjs()`` once and the charts as ``div``s (the page,
+chart and table helpers live in :mod:`creditdesk.reports.html`).
 
 >>> import numpy as np
 >>> page = training_report_html({"model_type": "gbm", "holdout": {}}, np.array([0, 1]),
@@ -20,47 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from creditdesk.reports.html import chart_div, html_table, page
+
 __all__ = ["monitor_report_html", "points_table_html", "training_report_html"]
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
-th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
-th{background:#f3f3f3} td.l,th.l{text-align:left}
-.stable{color:#17803d}.watch{color:#b7791f}.shifted{color:#c53030;font-weight:bold}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1rem}
-"""
+# the PSI bands' colours; the rest of the style is the shared one
+_BAND_STYLE = ".stable{color:#17803d}.watch{color:#b7791f}.shifted{color:#c53030;font-weight:bold}"
 
 
 def _page(title: str, body: str, *, charts: bool = True) -> str:
-    from plotly.offline import get_plotlyjs
-
-    script = f"<script type=\"text/javascript\">{get_plotlyjs()}</script>" if charts else ""
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{_STYLE}</style>{script}</head>"
-            f"<body><h1>{html.escape(title)}</h1>{body}</body></html>\n")
-
-
-def _div(fig: Any) -> str:
-    return str(fig.to_html(full_html=False, include_plotlyjs=False,
-                           config={"displaylogo": False, "responsive": True}))
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return html.escape(str(value))
-
-
-def _table(rows: list[dict[str, Any]], left: tuple[str, ...] = ()) -> str:
-    if not rows:
-        return "<p>none</p>"
-    cols = list(rows[0])
-    head = "".join(f"<th class=\"{'l' if c in left else ''}\">{html.escape(c)}</th>"
-                   for c in cols)
-    body = "".join("<tr>" + "".join(f"<td class=\"{'l' if c in left else ''}\">{_fmt(r.get(c))}"
-                                    "</td>" for c in cols) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return page(title, body, charts=charts, extra_style=_BAND_STYLE)
 
 
 def _charts(y: np.ndarray, pd_: np.ndarray, score: np.ndarray) -> list[str]:
@@ -99,7 +69,7 @@ def _charts(y: np.ndarray, pd_: np.ndarray, score: np.ndarray) -> list[str]:
                                    histnorm="probability")])
     dist.update_layout(title="Score distribution", barmode="overlay", xaxis_title="score",
                        yaxis_title="share")
-    return [_div(f) for f in (roc, ks, cal, dist)]
+    return [chart_div(f) for f in (roc, ks, cal, dist)]
 
 
 def training_report_html(metrics: dict[str, Any], y: np.ndarray, pd_: np.ndarray,
@@ -121,11 +91,11 @@ def training_report_html(metrics: dict[str, Any], y: np.ndarray, pd_: np.ndarray
     body = (f"<p>Model type <b>{html.escape(str(metrics.get('model_type')))}</b>, target "
             f"<b>{html.escape(str(metrics.get('target')))}</b>, split "
             f"<b>{html.escape(str(metrics.get('split', {}).get('kind')))}</b>.</p>"
-            "<h2>Hold-out performance</h2>" + _table(summary, left=("metric",)) +
+            "<h2>Hold-out performance</h2>" + html_table(summary, left=("metric",)) +
             "<div class=\"grid\">" + "".join(f"<div>{c}</div>" for c in charts) + "</div>"
-            "<h2>Calibration by decile</h2>" + _table(hold.get("calibration", [])) +
-            "<h2>Information value per feature</h2>" + _table(iv, left=("feature",)) +
-            "<h2>Columns not used</h2>" + _table(dropped, left=("column", "reason")))
+            "<h2>Calibration by decile</h2>" + html_table(hold.get("calibration", [])) +
+            "<h2>Information value per feature</h2>" + html_table(iv, left=("feature",)) +
+            "<h2>Columns not used</h2>" + html_table(dropped, left=("column", "reason")))
     return _page("creditdesk risk model report", body)
 
 
@@ -134,7 +104,7 @@ def points_table_html(table: pd.DataFrame) -> str:
     rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()}
                                   for r in table.to_dict(orient="records")]
     return _page("creditdesk scorecard points table",
-                 _table(rows, left=("feature", "bin")), charts=False)
+                 html_table(rows, left=("feature", "bin")), charts=False)
 
 
 def monitor_report_html(result: dict[str, Any]) -> str:
@@ -155,12 +125,12 @@ def monitor_report_html(result: dict[str, Any]) -> str:
                        barmode="group", yaxis_title="share")
     rows = [{"variable": "score", "psi": s["psi"], "band": s["band"]}] + \
         [{"variable": f["name"], "psi": f["psi"], "band": f["band"]} for f in feats]
-    table = _table(rows, left=("variable", "band")).replace(
+    table = html_table(rows, left=("variable", "band")).replace(
         "<td class=\"l\">stable", "<td class=\"l stable\">stable").replace(
         "<td class=\"l\">watch", "<td class=\"l watch\">watch").replace(
         "<td class=\"l\">shifted", "<td class=\"l shifted\">shifted")
     body = (f"<p>Status: <b class=\"{result['status']}\">{result['status']}</b> — baseline "
             f"{result['n_baseline']} rows, current {result['n_current']} rows. Bands: below 0.1 "
             "stable, 0.1-0.25 watch, above 0.25 shifted.</p>" + table +
-            f"<div class=\"grid\"><div>{_div(dist)}</div><div>{_div(bar)}</div></div>")
+            f"<div class=\"grid\"><div>{chart_div(dist)}</div><div>{chart_div(bar)}</div></div>")
     return _page("creditdesk population stability report", body)
