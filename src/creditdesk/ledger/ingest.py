@@ -244,13 +244,14 @@ def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame |
                 accounts: pl.DataFrame | None = None,
                 transactions: pl.DataFrame | None = None, load_id: str = "") -> LoadReport:
     """Validate and write the given frames in one transaction (text columns expected)."""
-    known_c = store.read("customers").get_column("customer_id")
     cust = acct = txns = None
     if customers is not None:
         cust = validate_customers(customers)
         cust, _ = _new_rows(store, "customers", cust, "customer_id")
-        known_c = pl.concat([known_c, cust.get_column("customer_id")])
     if accounts is not None:
+        known_c = store.read("customers").get_column("customer_id")
+        if cust is not None:
+            known_c = pl.concat([known_c, cust.get_column("customer_id")])
         acct = validate_accounts(accounts, catalogue, known_c)
         acct, _ = _new_rows(store, "accounts", acct, "account_id")
     dup = 0
@@ -290,10 +291,23 @@ def _exposure(store: Store, last: date | None, incoming: pl.Series
     return owed.select("account_id", pl.col("principal").alias("exposure")), pend
 
 
+def _matching(store: Store, table: str, key: str, values: pl.Series) -> pl.DataFrame:
+    """Rows of ``table`` whose ``key`` is among ``values``.
+
+    The store is asked for the key range first (ids loaded together are usually
+    contiguous: a file's ids, a day's ids), so a growing table is not read whole.
+    """
+    if values.len() == 0 or values.null_count() == values.len():
+        return store.read(table, "1 = 0")
+    lo, hi = values.min(), values.max()
+    rows = store.read(table, f"{key} >= ? AND {key} <= ?", [lo, hi])
+    return rows.filter(pl.col(key).is_in(values.implode()))
+
+
 def _new_rows(store: Store, table: str, df: pl.DataFrame, key: str
               ) -> tuple[pl.DataFrame, int]:
     """Rows not yet in the books; rows already there must be identical."""
-    have = store.read(table).filter(pl.col(key).is_in(df.get_column(key).implode()))
+    have = _matching(store, table, key, df.get_column(key))
     if have.height == 0:
         return df, 0
     both = df.join(have, on=key, how="inner", suffix="_old")
@@ -309,7 +323,7 @@ def _new_rows(store: Store, table: str, df: pl.DataFrame, key: str
 
 def _new_transactions(store: Store, df: pl.DataFrame, load_id: str) -> tuple[pl.DataFrame, int]:
     ids = df.get_column("external_id")
-    have = store.read("transactions").filter(pl.col("external_id").is_in(ids.implode()))
+    have = _matching(store, "transactions", "external_id", ids)
     df = df.drop("source_row", "txn_id", "load_id", strict=False).with_row_index(
         "source_row", offset=1).with_columns(
         pl.col("source_row").cast(pl.Int64))

@@ -1,0 +1,409 @@
+"""The daily-cycle driver: borrowers act, the ledger posts and closes, contacts go out.
+
+One business date at a time, exactly the spine of DESIGN.md:
+
+1. contacts for the date are proposed from yesterday's books (the built-in
+   reminder-and-call policy), each passed through the compliance checker, and their
+   outcomes drawn (answered, read, promise);
+2. complaints are drawn from the annoyance the contacts built up;
+3. borrowers act: purchases against their available credit, payments planned at the
+   last bill, promised payments, self-cure;
+4. the day's transactions are posted through ``creditdesk load``'s validation and the
+   end-of-day batch closes the date;
+5. the closed books are read back: new bills and loan instalments trigger each
+   borrower's monthly repayment decision.
+
+Everything random comes from one seeded generator per date, so a run is a pure
+function of (parameters, seed): the same seed gives the same books.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from creditdesk.compliance import load_profile
+from creditdesk.ledger.eod import run_eod
+from creditdesk.ledger.ingest import load_frames
+from creditdesk.ledger.params import LedgerParams, ledger_params
+from creditdesk.products import default_catalogue
+from creditdesk.products.catalogue import Catalogue
+from creditdesk.simulate import behaviour as bh
+from creditdesk.simulate.params import SimParams, unemployment_path
+from creditdesk.simulate.policy import CHANNEL_NAMES, ContactLog, gate, propose
+from creditdesk.simulate.population import Population, draw_population
+from creditdesk.simulate.tables import append_sim, create_sim_tables
+from creditdesk.store.base import Store
+
+__all__ = ["TwinRun", "run_twin"]
+
+_VIEW_COLS = ("account_id", "status", "principal", "total_due", "billed_principal",
+              "overdue_amount", "dpd", "bucket", "interest_on")
+_MAX_TERMS = 12
+_HOLD_DAYS = 14
+
+
+@dataclass
+class TwinRun:
+    """What a run did, for the KPIs: counts the books do not hold."""
+
+    start: date
+    days: int
+    customers: int
+    accounts: int
+    seconds_by_stage: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _State:
+    """Per-account and per-customer arrays the behaviour reads and updates."""
+
+    pop: Population
+    idx: pl.DataFrame             # account_id -> idx
+    cust: np.ndarray              # account -> customer index
+    is_loan: np.ndarray
+    risk: np.ndarray
+    limit: np.ndarray
+    spend: np.ndarray
+    opened: np.ndarray            # day ordinal
+    tz: np.ndarray
+    phone: np.ndarray
+    ids: np.ndarray
+    cust_ids: np.ndarray
+    # yesterday's books
+    open_: np.ndarray
+    principal: np.ndarray
+    total_due: np.ndarray
+    billed: np.ndarray
+    overdue: np.ndarray
+    dpd: np.ndarray
+    bucket: np.ndarray
+    revolving: np.ndarray
+    # plans of the borrower
+    status_now: np.ndarray
+    target: np.ndarray
+    pay_day: np.ndarray
+    pay_kind: np.ndarray
+    pay_share: np.ndarray
+    next_due: np.ndarray
+    inattentive: np.ndarray
+    promise_day: np.ndarray
+    loan_due: np.ndarray          # (n, 12) due-day ordinals of a loan's instalments
+    loan_total: np.ndarray        # (n, 12) instalment totals
+    # per customer
+    annoyance: np.ndarray
+    hardship_until: np.ndarray
+    hold_until: np.ndarray
+
+
+def _state(pop: Population, start: date) -> _State:
+    t = pop.traits
+    n = t.height
+    n_c = pop.customers.height
+    cust_index = {c: i for i, c in enumerate(pop.customers.get_column("customer_id").to_list())}
+    z = np.zeros(n, np.int64)
+    return _State(
+        pop=pop, idx=t.select("account_id", pl.col("idx").cast(pl.Int64)),
+        cust=np.array([cust_index[c] for c in t.get_column("customer_id").to_list()]),
+        is_loan=(t.get_column("product") == "cash_loan").to_numpy(),
+        risk=t.get_column("risk").to_numpy(), limit=t.get_column("credit_limit").to_numpy(),
+        spend=t.get_column("spend_daily_mean").to_numpy(),
+        opened=np.array([(o - start).days for o in t.get_column("opened").to_list()]),
+        tz=t.get_column("timezone").to_numpy(), phone=t.get_column("phone").to_numpy(),
+        ids=t.get_column("account_id").to_numpy(),
+        cust_ids=t.get_column("customer_id").to_numpy(),
+        open_=np.zeros(n, bool), principal=z.copy(), total_due=z.copy(), billed=z.copy(),
+        overdue=z.copy(), dpd=np.zeros(n, np.int32), bucket=np.full(n, "M0", dtype=object),
+        revolving=np.zeros(n, bool), status_now=np.zeros(n, np.int8),
+        target=np.zeros(n, np.int8), pay_day=np.full(n, -1, np.int32),
+        pay_kind=np.zeros(n, np.int8), pay_share=np.zeros(n), next_due=np.full(n, -10**6),
+        inattentive=np.zeros(n, bool), promise_day=np.full(n, -1, np.int32),
+        loan_due=np.full((n, _MAX_TERMS), -1, np.int32),
+        loan_total=np.zeros((n, _MAX_TERMS), np.int64),
+        annoyance=np.zeros(n_c), hardship_until=np.full(n_c, -1, np.int32),
+        hold_until=np.full(n_c, -1, np.int32),
+    )
+
+
+def _text(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns([pl.col(c).cast(pl.String) for c in df.columns])
+
+
+def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimParams,
+             start: date = date(2026, 1, 1), profile: str = "CN",
+             catalogue: Catalogue | None = None,
+             on_day: Callable[[date, int, int], None] | None = None) -> TwinRun:
+    """Draw a population, then run ``days`` business dates of the daily cycle on ``store``.
+
+    The store must be new (no closed date): the twin owns the book it builds.
+    """
+    import time
+
+    from creditdesk.errors import BadInputError
+
+    if days < 1:
+        raise BadInputError(f"days must be at least 1; got {days}", field="days", value=days)
+    if store.last_closed() is not None:
+        raise BadInputError("the twin needs a new store; this one already has closed dates",
+                            field="store", value=str(store.location))
+    cat = catalogue or default_catalogue()
+    lp = ledger_params(cat)
+    pop = draw_population(customers, start, days, params, seed)
+    st = _state(pop, start)
+    create_sim_tables(store)
+    load_frames(store, cat, customers=_text(pop.customers), accounts=_text(pop.accounts),
+                transactions=_text(pop.drawdowns.with_columns(
+                    pl.format("sim{}-{}-open-{}", pl.lit(seed), pl.col("business_date"),
+                              pl.col("account_id")).alias("external_id"))),
+                load_id="twin-population")
+    log = ContactLog.new(load_profile(profile))
+    unemp = unemployment_path(params.scenario, days)
+    run = TwinRun(start, days, customers, pop.traits.height)
+    timer = run.seconds_by_stage
+    for t in range(days):
+        d = start + timedelta(days=t)
+        rng = np.random.default_rng([seed, 2, t])
+        t0 = time.perf_counter()
+        _hardship(st, t, rng, params, unemp[t] / unemp[0])
+        _contacts(store, st, t, d, rng, params, log)
+        _complaints(store, st, t, d, rng, params)
+        t1 = time.perf_counter()
+        txns = _payments(st, t, rng, params) + _purchases(st, t, rng, params)
+        _post(store, cat, lp, st, d, txns, seed)
+        t2 = time.perf_counter()
+        _read_back(store, st, t, d, rng, params)
+        t3 = time.perf_counter()
+        for k, v in (("behaviour_and_contacts", t1 - t0), ("post_and_eod", t2 - t1),
+                     ("read_back", t3 - t2)):
+            timer[k] = timer.get(k, 0.0) + v
+        if on_day:
+            on_day(d, t + 1, days)
+    return run
+
+
+def _hardship(st: _State, t: int, rng: np.random.Generator, p: SimParams, macro: float) -> None:
+    hazard = p.hardship_daily_hazard * macro ** p.hardship_unemployment_elasticity
+    hit = (rng.random(len(st.hardship_until)) < hazard) & (st.hardship_until < t)
+    st.hardship_until[hit] = t + rng.exponential(p.hardship_days, int(hit.sum())).astype(np.int32)
+    st.annoyance *= p.annoyance_decay
+
+
+def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
+              p: SimParams, log: ContactLog) -> None:
+    props = propose(t, st.dpd, st.next_due - t, st.total_due, st.status_now, st.risk,
+                    st.open_)
+    if not len(props):
+        return
+    if t % 4 == 0:
+        log.prune(int((d - date(1970, 1, 1)).days) * 86_400_000_000)
+    hold = st.hold_until >= t
+    allowed, rules, connected, ts_us, skipped = gate(
+        props, d, st.cust, st.tz, st.phone, hold, st.dpd, st.total_due, log,
+        rng.random(len(props)), np.array(p.rpc_by_hour), p.robot_rpc_factor)
+    a = props.account
+    ch = props.channel
+    is_msg = ch <= 1
+    read = allowed & is_msg & (rng.random(len(props)) < p.reminder_read_rate)
+    reached = np.where(is_msg, read, connected)
+    # annoyance of every contact made
+    add = np.array([p.annoyance_per_contact[c] for c in CHANNEL_NAMES])[ch] * allowed
+    np.add.at(st.annoyance, st.cust[a], add)
+    # reminders read: a share of inattentive late payers pay on time after all
+    conv_p = p.reminder_late_reduction / max(p.reminder_read_rate, 1e-9)
+    fix = props.reminder & read & st.inattentive[a] & (rng.random(len(props)) < conv_p)
+    fa = a[fix]
+    st.target[fa] = 1
+    st.pay_kind[fa] = bh.DUE
+    st.pay_day[fa] = np.maximum(st.next_due[fa], t)
+    st.inattentive[fa] = False
+    # collection contacts that reached the debtor may end in a promise
+    coll = reached & ~props.reminder & (st.promise_day[a] < t)
+    rate = np.array([p.promise_rate[c] for c in CHANNEL_NAMES])[ch]
+    hard = st.hardship_until[st.cust[a]] >= t
+    promise = coll & (rng.random(len(props)) < bh.promise_probability(
+        rate, st.annoyance[st.cust[a]], hard, p))
+    # one promise per account per day (the first that happened)
+    pa, first = np.unique(a[promise], return_index=True)
+    pidx = np.nonzero(promise)[0][first]
+    promise = np.zeros(len(props), bool)
+    promise[pidx] = True
+    pdays = t + rng.integers(0, p.promise_days + 1, len(pa))
+    kept = rng.random(len(pa)) < p.promise_kept_rate * np.where(hard[pidx], 0.5, 1.0)
+    st.promise_day[pa] = np.where(kept, pdays, t + p.promise_days)  # broken: no payment
+    st.pay_kind[pa[kept]] = np.where(st.pay_kind[pa[kept]] == bh.FULL, bh.FULL, bh.DUE)
+    st.pay_day[pa[kept]] = pdays[kept]
+    outcome = np.where(skipped, "skipped", np.where(~allowed, "blocked", np.where(
+        is_msg, np.where(read, "read", "sent"), np.where(connected, "connected", "no_answer"))))
+    names = np.array(CHANNEL_NAMES)[ch]
+    keep = ~skipped
+    contacts = pl.DataFrame({
+        "business_date": [d] * int(keep.sum()),
+        "contact_ts": pl.Series(ts_us[keep]).cast(pl.Datetime("us", "UTC")),
+        "customer_id": st.cust_ids[a[keep]], "account_id": st.ids[a[keep]],
+        "purpose": np.where(props.reminder[keep], "reminder", "collection"),
+        "channel": names[keep], "allowed": allowed[keep],
+        "rule": pl.Series([r for r, k in zip(rules, keep, strict=True) if k], dtype=pl.String),
+        "outcome": outcome[keep], "promise": promise[keep], "dpd": st.dpd[a[keep]],
+        "bucket": st.bucket[a[keep]].astype(str),
+    })
+    append_sim(store, "contacts", contacts)
+    append_sim(store, "promises", pl.DataFrame({
+        "business_date": [d] * len(pa), "account_id": st.ids[pa],
+        "channel": names[pidx], "promise_date": [d + timedelta(days=int(x - t)) for x in pdays],
+        "amount": st.overdue[pa]}))
+
+
+def _complaints(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
+                p: SimParams) -> None:
+    active = np.nonzero(st.annoyance > 0.05)[0]
+    if not len(active):
+        return
+    hit = active[rng.random(len(active)) < bh.complaint_probability(st.annoyance[active], p)]
+    if not len(hit):
+        return
+    st.hold_until[hit] = t + _HOLD_DAYS
+    # the account the complaint is about: the customer's most delinquent one
+    acc = pl.DataFrame({"c": st.cust, "dpd": st.dpd, "i": np.arange(len(st.cust))}).filter(
+        pl.col("c").is_in(hit)).sort("dpd", descending=True).unique("c", keep="first").sort("c")
+    ai = acc.get_column("i").to_numpy()
+    append_sim(store, "complaints", pl.DataFrame({
+        "business_date": [d] * len(ai), "customer_id": st.cust_ids[ai],
+        "account_id": st.ids[ai], "dpd": st.dpd[ai],
+        "annoyance": st.annoyance[st.cust[ai]]}))
+
+
+def _payments(st: _State, t: int, rng: np.random.Generator, p: SimParams
+              ) -> list[pl.DataFrame]:
+    """Repayments dated today: planned at the bill, promised, or a self-cure."""
+    due = (st.pay_day == t) & st.open_
+    kind = np.where(due, st.pay_kind, bh.NONE)
+    amount = np.zeros(len(kind), np.int64)
+    upcoming = _upcoming_loan_total(st, t)
+    full = st.total_due + st.billed
+    amount = np.where(kind == bh.FULL, np.where(st.is_loan, st.overdue + upcoming, full), amount)
+    amount = np.where(kind == bh.DUE, np.where(st.is_loan, st.overdue + upcoming, st.total_due),
+                      amount)
+    amount = np.where(kind == bh.PARTIAL, np.round(st.overdue * st.pay_share).astype(np.int64),
+                      amount)
+    # self-cure: a delinquent account with nothing planned pays its arrears today
+    idle = st.open_ & (st.dpd > 0) & (amount == 0) & (st.pay_day < t)
+    hard = st.hardship_until[st.cust] >= t
+    cure = idle & (rng.random(len(kind)) < p.self_cure_daily * np.where(hard, 0.3, 1.0))
+    amount = np.where(cure, st.overdue, amount)
+    pay = np.nonzero(amount > 0)[0]
+    if not len(pay):
+        return []
+    return [pl.DataFrame({"account_id": st.ids[pay], "type": ["repayment"] * len(pay),
+                          "amount": amount[pay]})]
+
+
+def _upcoming_loan_total(st: _State, t: int) -> np.ndarray:
+    """The next unbilled instalment of each loan due within ten days (0 otherwise)."""
+    win = (st.loan_due >= t) & (st.loan_due <= t + 10)
+    return (st.loan_total * win).sum(axis=1)
+
+
+def _purchases(st: _State, t: int, rng: np.random.Generator, p: SimParams) -> list[pl.DataFrame]:
+    n = len(st.spend)
+    hard = st.hardship_until[st.cust] >= t
+    buy = (~st.is_loan & st.open_ & (st.dpd == 0)
+           & (rng.random(n) < p.spend_days_per_month / 30.0))
+    mean = st.spend * 30.0 / p.spend_days_per_month * np.where(hard, p.hardship_spend_factor, 1)
+    amt = (mean * rng.lognormal(-p.spend_sigma ** 2 / 2, p.spend_sigma, n)).astype(np.int64)
+    room = st.limit - st.principal
+    amt = np.minimum(amt, room)
+    ok = np.nonzero(buy & (amt >= 100))[0]
+    if not len(ok):
+        return []
+    return [pl.DataFrame({"account_id": st.ids[ok], "type": ["purchase"] * len(ok),
+                          "amount": amt[ok]})]
+
+
+def _post(store: Store, cat: Catalogue, lp: LedgerParams, st: _State, d: date,
+          txns: list[pl.DataFrame], seed: int) -> None:
+    if txns:
+        df = pl.concat(txns).with_columns(
+            pl.lit(d).alias("business_date"),
+            pl.format("sim{}-{}-{}", pl.lit(seed), pl.lit(d.strftime("%Y%m%d")),
+                      pl.int_range(pl.len()).cast(pl.String).str.zfill(7)).alias("external_id"))
+        load_frames(store, cat, transactions=_text(df), load_id=f"twin-{d.isoformat()}")
+    run_eod(store, d, lp)
+
+
+def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
+               p: SimParams) -> None:
+    """Yesterday's books for tomorrow, and the repayment decisions new bills trigger."""
+    ad = (store.read("account_day", "business_date = ?", [d]).select(_VIEW_COLS)
+          .join(st.idx, on="account_id"))
+    i = ad.get_column("idx").to_numpy()
+    st.open_[:] = False
+    st.open_[i] = (ad.get_column("status") == "open").to_numpy()
+    for name, col in (("principal", "principal"), ("total_due", "total_due"),
+                      ("billed", "billed_principal"), ("overdue", "overdue_amount"),
+                      ("dpd", "dpd")):
+        getattr(st, name)[i] = ad.get_column(col).fill_null(0).to_numpy()
+    st.bucket[i] = ad.get_column("bucket").to_numpy()
+    st.revolving[i] = ad.get_column("interest_on").fill_null(False).to_numpy()
+    new = (store.read("instalments", "business_date = ?", [d])
+           .filter(pl.col("plan_id").is_not_null()).join(st.idx, on="account_id"))
+    if new.height:
+        li = new.get_column("idx").to_numpy()
+        term = new.get_column("term").to_numpy() - 1
+        ok = (term < _MAX_TERMS) & st.is_loan[li]
+        dues = np.array([(x - st_start(st, d, t)).days
+                         for x in new.get_column("due_date").to_list()])
+        st.loan_due[li[ok], term[ok]] = dues[ok]
+        st.loan_total[li[ok], term[ok]] = new.get_column("total").to_numpy()[ok]
+    bills = store.read("statements", "business_date = ?", [d]).join(st.idx, on="account_id")
+    rev = bills.get_column("idx").to_numpy()
+    rev_due = np.array([(x - d).days + t for x in bills.get_column("due_date").to_list()],
+                       dtype=np.int64)
+    nothing = ((bills.get_column("statement_balance") <= 0).to_numpy()
+               & (st.overdue[rev] <= 0))
+    loan_rows, loan_cols = np.nonzero(st.loan_due == t + 9)
+    acc = np.concatenate([rev, loan_rows]).astype(np.int64)
+    due = np.concatenate([rev_due, st.loan_due[loan_rows, loan_cols]]).astype(np.int64)
+    idle = np.concatenate([nothing, np.zeros(len(loan_rows), bool)])
+    keep = st.open_[acc]
+    _decide(store, st, t, d, rng, p, acc[keep], due[keep], idle[keep])
+
+
+def st_start(st: _State, d: date, t: int) -> date:
+    """The simulation's first date (day ordinal 0)."""
+    return d - timedelta(days=t)
+
+
+def _decide(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
+            p: SimParams, acc: np.ndarray, due: np.ndarray, idle: np.ndarray) -> None:
+    """Each borrower billed today picks next month's status, and so this cycle's payment."""
+    if not len(acc):
+        return
+    c = st.cust[acc]
+    s = bh.status_of(st.dpd[acc], st.revolving[acc] & ~st.is_loan[acc]).astype(np.int8)
+    hard = st.hardship_until[c] >= t
+    shift = hard * p.hardship_shift + p.annoyance_willingness * st.annoyance[c]
+    probs = bh.next_status_probabilities(s, st.risk[acc], np.array(p.theta),
+                                         np.array(p.risk_loading), shift)
+    target = bh.draw_next_status(probs, rng).astype(np.int8)
+    kind = bh.payment_kind(s, target, st.is_loan[acc])
+    kind = np.where(idle, bh.NONE, kind)
+    early = np.minimum(rng.geometric(1.0 / (1.0 + p.pay_early_days_mean), len(acc)) - 1, 8)
+    late = rng.integers(1, p.late_pay_day_max + 1, len(acc))
+    on_time = (kind == bh.FULL) | (kind == bh.DUE)
+    pay_day = np.where(on_time, np.maximum(due - early, t + 1),
+                       np.where(kind == bh.PARTIAL, np.minimum(due + late, t + 29), -1))
+    st.status_now[acc] = s
+    st.target[acc] = target
+    st.pay_kind[acc] = kind
+    st.pay_share[acc] = bh.partial_share(s, target)
+    st.pay_day[acc] = pay_day
+    st.next_due[acc] = due
+    st.inattentive[acc] = (target >= 2) & (s <= 1) & ~hard
+    append_sim(store, "sim_status", pl.DataFrame({
+        "business_date": [d] * len(acc), "account_id": st.ids[acc],
+        "product": np.where(st.is_loan[acc], "cash_loan", "revolving"),
+        "status": s, "target": target}))
