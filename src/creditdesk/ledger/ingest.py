@@ -23,7 +23,7 @@ from creditdesk.ledger.steps import scaled_rate
 from creditdesk.products.catalogue import CashLoanProduct, Catalogue
 from creditdesk.store.base import Store
 
-__all__ = ["REQUIRED", "LoadReport", "load_frames", "read_table_file"]
+__all__ = ["REQUIRED", "LoadReport", "as_text", "load_frames", "read_table_file"]
 
 REQUIRED = {
     "customers": ("customer_id", "timezone"),
@@ -238,6 +238,15 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
     typed = df.with_columns(_int("amount"), _date("business_date"),
                             _int("terms").cast(pl.Int32))
     return typed
+
+
+def as_text(df: pl.DataFrame) -> pl.DataFrame:
+    """A typed frame as the loader reads files: every column as text.
+
+    >>> as_text(pl.DataFrame({"amount": [100]})).dtypes
+    [String]
+    """
+    return df.with_columns([pl.col(c).cast(pl.String) for c in df.columns])
 
 
 def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame | None = None,

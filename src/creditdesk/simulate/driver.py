@@ -28,7 +28,7 @@ import polars as pl
 
 from creditdesk.compliance import load_profile
 from creditdesk.ledger.eod import run_eod
-from creditdesk.ledger.ingest import load_frames
+from creditdesk.ledger.ingest import as_text, load_frames
 from creditdesk.ledger.params import LedgerParams, ledger_params
 from creditdesk.products import default_catalogue
 from creditdesk.products.catalogue import Catalogue
@@ -129,10 +129,6 @@ def _state(pop: Population, start: date) -> _State:
     )
 
 
-def _text(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_columns([pl.col(c).cast(pl.String) for c in df.columns])
-
-
 def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimParams,
              start: date = date(2026, 1, 1), profile: str = "CN",
              catalogue: Catalogue | None = None,
@@ -155,8 +151,8 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
     pop = draw_population(customers, start, days, params, seed)
     st = _state(pop, start)
     create_sim_tables(store)
-    load_frames(store, cat, customers=_text(pop.customers), accounts=_text(pop.accounts),
-                transactions=_text(pop.drawdowns.with_columns(
+    load_frames(store, cat, customers=as_text(pop.customers), accounts=as_text(pop.accounts),
+                transactions=as_text(pop.drawdowns.with_columns(
                     pl.format("sim{}-{}-open-{}", pl.lit(seed), pl.col("business_date"),
                               pl.col("account_id")).alias("external_id"))),
                 load_id="twin-population")
@@ -330,7 +326,7 @@ def _post(store: Store, cat: Catalogue, lp: LedgerParams, st: _State, d: date,
             pl.lit(d).alias("business_date"),
             pl.format("sim{}-{}-{}", pl.lit(seed), pl.lit(d.strftime("%Y%m%d")),
                       pl.int_range(pl.len()).cast(pl.String).str.zfill(7)).alias("external_id"))
-        load_frames(store, cat, transactions=_text(df), load_id=f"twin-{d.isoformat()}")
+        load_frames(store, cat, transactions=as_text(df), load_id=f"twin-{d.isoformat()}")
     run_eod(store, d, lp)
 
 
