@@ -599,24 +599,24 @@ def demo_kpis(store: Source, *, seed: int, days: int, customers: int,
                                      "receivable": sum(_int(r[c]) for c in comps)}
                       for r in balances.iter_rows(named=True)}
     totals = {c: sum(v[c] for v in bal_by_product.values()) for c in (*comps, "receivable")}
-    shares = bucket_shares(daily)
-    last = shares[-1] if shares else {}
+    dates = _dates_of(daily)
+    at_last = daily.filter(pl.col("business_date") == dates[-1]) if dates else daily
+    in_arrears = int(at_last.filter(pl.col("bucket").is_in(_ARREARS))["accounts"].sum())
     rec = recovery(store)
     contacts = contact_figures(store)
     complaints = _int(run_query(store, "SELECT count(*) AS n FROM complaints").item())
     audit = rule_violations(store)
-    rolls = roll_rates(store, _dates_of(daily))
+    rolls = roll_rates(store, dates)
     rolls.pop("frame")
-    dates = daily.get_column("business_date") if daily.height else None
     return {
         "customers": n_customers,
         "accounts": int(by_product["n"].sum()),
         "days": days,
-        "first_date": dates.min().isoformat() if dates is not None else None,  # type: ignore[union-attr]
-        "as_of": dates.max().isoformat() if dates is not None else None,  # type: ignore[union-attr]
-        "days_closed": dates.n_unique() if dates is not None else 0,
+        "first_date": dates[0].isoformat() if dates else None,
+        "as_of": dates[-1].isoformat() if dates else None,
+        "days_closed": len(dates),
         "receivable": totals["receivable"],
-        "delinquency_rate": (round(sum(float(last[b]) for b in _ARREARS), 4) if last else None),
+        "delinquency_rate": _rate(in_arrears, int(at_last["accounts"].sum())),
         "delinquent_accounts": rec["delinquent_accounts"],
         "recovery_rate": rec["recovery_rate"],
         "cure_rate": rec["cure_rate"],
@@ -635,7 +635,7 @@ def demo_kpis(store: Source, *, seed: int, days: int, customers: int,
         "run": {"seed": seed, "days": days, "customers": customers, "seconds": seconds},
         "accounts_by_product": {p: int(n) for p, n in by_product.iter_rows()},
         "balances": {**totals, "by_product": bal_by_product},
-        "bucket_shares": shares,
+        "bucket_shares": bucket_shares(daily),
         "roll_rates": rolls,
         "recovery": rec,
         **{k: v for k, v in contacts.items() if k not in ("contacts", "contacts_blocked")},
