@@ -133,3 +133,48 @@ def test_eod_closes_in_order_and_again_is_a_no_op(store):
 def test_unknown_account_view(store):
     with pytest.raises(NotFoundError):
         account_view(store, "ZZZ")
+
+
+def test_state_kept_in_memory_closes_as_the_state_read_back(store, tmp_path):
+    """One store object closing many dates starts each from the state it kept in memory;
+    the same dates closed by a fresh store object each (state read from the file) and
+    the same book closed by the in-memory book give the same tables."""
+    from creditdesk.ledger.params import ledger_params
+
+    params = ledger_params(default_catalogue())
+    run_eod(store, date(2026, 3, 20), params)
+    assert store.kept_state(date(2026, 3, 20)) is not None
+    fresh_path = tmp_path / "fresh.duckdb"
+    fresh = open_store(f"duckdb:///{fresh_path}")
+    load_frames(fresh, default_catalogue(), customers=text(CUST), accounts=text(ACCT),
+                transactions=text(TXNS))
+    fresh.close()
+    d = date(2026, 1, 5)
+    while d <= date(2026, 3, 20):
+        s = open_store(f"duckdb:///{fresh_path}")
+        run_eod(s, d, params)
+        s.close()
+        d = date.fromordinal(d.toordinal() + 1)
+    fresh = open_store(f"duckdb:///{fresh_path}")
+    for t in ("account_day", "dues", "plan_state", "journal", "statements", "postings"):
+        kept, read_back = store.read(t), fresh.read(t)
+        assert kept.sort(pl.all()).equals(read_back.sort(pl.all())), t
+    fresh.close()
+
+
+def test_kept_state_is_dropped_when_the_books_change_under_it(store):
+    from creditdesk.ledger.params import ledger_params
+
+    params = ledger_params(default_catalogue())
+    run_eod(store, date(2026, 2, 12), params)
+    assert store.kept_state(date(2026, 2, 12)) is not None
+    assert store.kept_state(date(2026, 2, 11)) is None  # only the last closed date is kept
+    store.scalar("UPDATE dues SET penalty = penalty")
+    assert store.kept_state(date(2026, 2, 12)) is None
+    run_eod(store, date(2026, 2, 13), params)
+    assert store.kept_state(date(2026, 2, 13)) is not None
+    # a failed date keeps nothing: the next date reads the state back from the file
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append("dues", store.read("dues").head(0))
+        raise RuntimeError("crash")
+    assert store.kept_state(date(2026, 2, 13)) is None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from creditdesk.ledger.journal import RECEIVABLE
+from creditdesk.ledger.journal import KEY, RECEIVABLE
 from creditdesk.ledger.schema import JOURNAL
 
 __all__ = ["allocate"]
@@ -32,44 +32,44 @@ def allocate(comps: pl.DataFrame, sources: pl.DataFrame, business_date: object
              ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Allocate the money in ``sources`` over the owed ``comps``.
 
-    ``comps``: ``account_id, rank (int, waterfall order), target, due_id,
-    component, amount`` — one row per owed component, ``amount > 0``.
-    ``sources``: ``account_id, seq, txn_id, kind (repayment|refund|credit),
-    amount`` — ``credit`` is money already held (seq 0).
+    ``comps``: ``_k`` (the account's integer key), ``rank`` (int, waterfall
+    order), ``target, due_id, component, amount`` — one row per owed component,
+    ``amount > 0``. ``sources``: ``account_id, _k, seq, txn_id, kind
+    (repayment|refund|credit), amount`` — ``credit`` is money already held (seq 0).
 
     Returns ``(allocated, leftover, journal)``: ``allocated`` is ``comps`` with
-    an ``alloc`` column; ``leftover`` is ``account_id, credit_left`` (what
-    stays held as customer credit); ``journal`` the lines of every credit.
+    an ``alloc`` column; ``leftover`` is ``_k, credit_left`` (what stays held
+    as customer credit); ``journal`` the lines of every credit.
     """
-    sources = sources.filter(pl.col("amount") > 0).sort(["account_id", "seq"])
-    avail = sources.group_by("account_id").agg(pl.col("amount").sum().alias("avail"))
+    sources = sources.filter(pl.col("amount") > 0).sort([KEY, "seq"])
+    avail = sources.group_by(KEY).agg(pl.col("amount").sum().alias("avail"))
     comps = (
         comps.filter(pl.col("amount") > 0)
-        .join(avail, on="account_id", how="inner")
-        .sort(["account_id", "rank"])
-        .with_columns(pl.col("amount").cum_sum().over("account_id").alias("_cum"))
+        .join(avail, on=KEY, how="inner")
+        .sort([KEY, "rank"])
+        .with_columns(pl.col("amount").cum_sum().over(KEY).alias("_cum"))
         .with_columns(
             (pl.col("avail") - (pl.col("_cum") - pl.col("amount")))
             .clip(0, None).alias("_room"))
         .with_columns(pl.min_horizontal("_room", "amount").alias("alloc"))
-        .with_columns(pl.col("alloc").cum_sum().over("account_id").alias("_a_end"))
+        .with_columns(pl.col("alloc").cum_sum().over(KEY).alias("_a_end"))
         .with_columns((pl.col("_a_end") - pl.col("alloc")).alias("_a_start"))
     )
-    used = comps.group_by("account_id").agg(pl.col("alloc").sum().alias("used"))
-    leftover = (avail.join(used, on="account_id", how="left")
-                .select("account_id", (pl.col("avail") - pl.col("used").fill_null(0))
+    used = comps.group_by(KEY).agg(pl.col("alloc").sum().alias("used"))
+    leftover = (avail.join(used, on=KEY, how="left")
+                .select(KEY, (pl.col("avail") - pl.col("used").fill_null(0))
                         .alias("credit_left")))
 
-    src = sources.with_columns(pl.col("amount").cum_sum().over("account_id").alias("_s_end"))
+    src = sources.with_columns(pl.col("amount").cum_sum().over(KEY).alias("_s_end"))
     src = src.with_columns((pl.col("_s_end") - pl.col("amount")).alias("_s_start"))
     pieces = (
         comps.filter(pl.col("alloc") > 0)
-        .select("account_id", "component", "_a_start", "_a_end")
-        .join(src.select("account_id", "seq", "_s_start", "_s_end"), on="account_id")
+        .select(KEY, "component", "_a_start", "_a_end")
+        .join(src.select(KEY, "seq", "_s_start", "_s_end"), on=KEY)
         .with_columns((pl.min_horizontal("_a_end", "_s_end")
                        - pl.max_horizontal("_a_start", "_s_start")).alias("part"))
         .filter(pl.col("part") > 0)
-        .group_by("account_id", "seq", "component")
+        .group_by(KEY, "seq", "component")
         .agg(pl.col("part").sum())
     )
     journal = _journal(src, pieces, business_date)
@@ -78,9 +78,9 @@ def allocate(comps: pl.DataFrame, sources: pl.DataFrame, business_date: object
 
 def _journal(src: pl.DataFrame, pieces: pl.DataFrame, business_date: object) -> pl.DataFrame:
     if src.height == 0:
-        return pl.DataFrame(schema=JOURNAL)
-    per_src = pieces.group_by("account_id", "seq").agg(pl.col("part").sum().alias("allocated"))
-    src = (src.join(per_src, on=["account_id", "seq"], how="left")
+        return pl.DataFrame(schema=JOURNAL)  # an empty part: left out by concat_journal
+    per_src = pieces.group_by(KEY, "seq").agg(pl.col("part").sum().alias("allocated"))
+    src = (src.join(per_src, on=[KEY, "seq"], how="left")
            .with_columns(pl.col("allocated").fill_null(0)))
     # money held from before is only moved when it settles something
     src = src.with_columns(
@@ -99,15 +99,15 @@ def _journal(src: pl.DataFrame, pieces: pl.DataFrame, business_date: object) -> 
     ).with_columns(
         pl.format("{}|{}|{}|{}", pl.col("business_date").dt.strftime("%Y%m%d"),
                   pl.col("account_id"), pl.col("event"), key).alias("entry_id"))
-    common = ["business_date", "entry_id", "account_id", "txn_id", "event"]
+    common = ["business_date", "entry_id", "account_id", "txn_id", "event", KEY]
     debit_map = pl.col("kind").replace_strict(SOURCE_DEBIT, return_dtype=pl.String)
     debits = head.select(*common, debit_map.alias("ledger_account"),
                          pl.col("debit_amount").alias("debit"), pl.lit(0).alias("credit"))
     excess = head.filter(pl.col("excess") > 0).select(
         *common, pl.lit("customer_credit").alias("ledger_account"), pl.lit(0).alias("debit"),
         pl.col("excess").alias("credit"))
-    credits = pieces.join(head.select(*common, "seq"), on=["account_id", "seq"]).select(
+    credits = pieces.join(head.select(*common, "seq"), on=[KEY, "seq"]).select(
         *common, pl.col("component").replace_strict(RECEIVABLE, return_dtype=pl.String)
         .alias("ledger_account"), pl.lit(0).alias("debit"), pl.col("part").alias("credit"))
-    cast = [pl.col(c).cast(t) for c, t in JOURNAL.items()]
+    cast = [*[pl.col(c).cast(t) for c, t in JOURNAL.items()], pl.col(KEY)]
     return pl.concat([debits.select(cast), excess.select(cast), credits.select(cast)])

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from creditdesk.ledger.journal import RECEIVABLE, pair_lines
-from creditdesk.ledger.steps import COMPONENTS, Day, _add_flows, outstanding, rhu
+from creditdesk.ledger.journal import KEY, RECEIVABLE, pair_lines
+from creditdesk.ledger.steps import COMPONENTS, Day, _add_flows, outstanding, rhu, with_aligned
 
 __all__ = [
     "account_day",
@@ -39,29 +39,31 @@ __all__ = [
 
 
 def _billed_principal_owed(st: pl.DataFrame, dues: pl.DataFrame) -> pl.DataFrame:
-    in_bills = (dues.filter(pl.col("source") == "statement").group_by("account_id")
+    in_bills = (dues.filter(pl.col("source") == "statement").group_by(KEY)
                 .agg(pl.col("principal").sum().alias("_in_bills")))
-    return (st.join(in_bills, on="account_id", how="left")
+    return (with_aligned(st, in_bills)
             .with_columns((pl.col("billed_principal") + pl.col("_in_bills").fill_null(0))
                           .alias("_billed_owed")).drop("_in_bills"))
 
 
 def accrue(day: Day, st: pl.DataFrame, dues: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Post the day's penalty on past-due items and revolving interest."""
-    open_ids = st.filter(pl.col("status") == "open").get_column("account_id")
+    is_open = (st.get_column("status") == "open").gather(dues.get_column(KEY))
     base = (pl.when(pl.col("penalty_on") == "principal").then(pl.col("principal"))
             .otherwise(pl.col("principal") + pl.col("interest") + pl.col("fee")))
     # the day's penalty of every item, computed in place (no join of all items on due_id)
     due_pen = rhu(base, pl.col("penalty_rate_scaled"))
     dues = dues.with_columns(
-        pl.when(pl.col("account_id").is_in(open_ids.implode()) & (pl.col("due_date") < day.d)
+        pl.when(pl.lit(is_open) & (pl.col("due_date") < day.d)
                 & (due_pen > 0)).then(due_pen).otherwise(0).alias("_pen"))
-    pen = dues.filter(pl.col("_pen") > 0).select("due_id", "account_id", "_pen")
+    pen = dues.filter(pl.col("_pen") > 0).select("due_id", KEY, "_pen")
     if pen.height:
         dues = dues.with_columns((pl.col("penalty") + pl.col("_pen")).alias("penalty"))
     dues = dues.drop("_pen")
     if pen.height:
-        per_acct = pen.group_by("account_id").agg(pl.col("_pen").sum())
+        per_acct = pen.group_by(KEY).agg(pl.col("_pen").sum())
+        per_acct = per_acct.with_columns(
+            st.get_column("account_id").gather(per_acct.get_column(KEY)))
         day.journal.append(pair_lines(
             per_acct.with_columns(day.lit_date.alias("business_date")), event="penalty",
             debit="receivable_penalty", credit="penalty_income", amount="_pen"))
@@ -73,7 +75,7 @@ def accrue(day: Day, st: pl.DataFrame, dues: pl.DataFrame) -> tuple[pl.DataFrame
     st = st.with_columns(pl.when(pl.col("interest_on"))
                          .then(rhu(pl.col("_billed_owed"), pl.col("interest_rate_s")))
                          .otherwise(0).alias("_int"))
-    accr = st.filter(pl.col("_int") > 0).select("account_id", "_int")
+    accr = st.filter(pl.col("_int") > 0).select("account_id", KEY, "_int")
     if accr.height:
         day.journal.append(pair_lines(
             accr.with_columns(day.lit_date.alias("business_date")), event="interest",
@@ -110,10 +112,11 @@ def issue_statements(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.D
     live = plans.filter(pl.col("kind").is_in(["purchase_instalment", "bill_instalment"])
                         & (pl.col("status") == "active"))
     terms = billing.join(live.select("plan_id", pl.col("terms").alias("_n")), on="plan_id")
-    inst = terms.group_by("account_id").agg(pl.col("principal").sum().alias("_ip"),
-                                            pl.col("fee").sum().alias("_if"))
-    past = dues.group_by("account_id").agg(outstanding().sum().alias("_past"))
-    cyc = (cyc.join(inst, on="account_id", how="left").join(past, on="account_id", how="left")
+    inst = terms.group_by(KEY).agg(pl.col("principal").sum().alias("_ip"),
+                                   pl.col("fee").sum().alias("_if"))
+    past = dues.group_by(KEY).agg(outstanding().sum().alias("_past"))
+    cyc = (cyc.join(inst, on=KEY, how="left", maintain_order="left")
+           .join(past, on=KEY, how="left", maintain_order="left")
            .with_columns(pl.col("_ip").fill_null(0), pl.col("_if").fill_null(0),
                          pl.col("_past").fill_null(0))
            .with_columns(rhu(pl.col("unbilled_principal") + pl.col("billed_principal"),
@@ -130,7 +133,7 @@ def issue_statements(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.D
         (pl.col("_past") + pl.col("_minp") + pl.col("_ip") + pl.col("_if")
          + pl.col("accrued_interest")).alias("min_due"))
     statements = cyc.select(
-        pl.lit(d).alias("business_date"), "account_id",
+        KEY, pl.lit(d).alias("business_date"), "account_id",
         pl.lit(d.year * 100 + d.month, pl.Int32).alias("cycle"), pl.lit(d).alias("bill_date"),
         pl.col("_due").alias("due_date"), pl.col("unbilled_principal").alias("new_principal"),
         pl.col("billed_principal").alias("revolving_principal"),
@@ -148,9 +151,11 @@ def issue_statements(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.D
         (pl.col("_minp") + pl.col("_ip") + pl.col("accrued_interest") + pl.col("_if"))
         .alias("original_total"),
         pl.col("penalty_rate_s").alias("penalty_rate_scaled"), pl.lit("amount").alias("penalty_on"),
+        KEY,
     ).filter(pl.col("original_total") > 0)
     dues = pl.concat([dues, item.select(dues.columns)], how="vertical_relaxed")
-    fees = cyc.filter(pl.col("_if") > 0).select("account_id", "_if", pl.lit(d).alias("business_date"))
+    fees = cyc.filter(pl.col("_if") > 0).select("account_id", KEY, "_if",
+                                                pl.lit(d).alias("business_date"))
     day.journal.append(pair_lines(fees, event="bill_fee", debit="receivable_fee",
                                   credit="fee_income", amount="_if"))
     upd = terms.group_by("plan_id").agg(pl.col("principal").sum().alias("_b"),
@@ -161,8 +166,8 @@ def issue_statements(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.D
         .cast(pl.Int32).alias("next_term"),
         pl.when(pl.col("_t") >= pl.col("_n")).then(pl.lit("billed_out"))
         .otherwise(pl.col("status")).alias("status")).drop("_b", "_t", "_n"))
-    upd_st = cyc.select("account_id", "_minp", "_if", pl.col("_due").alias("_new_due"))
-    st = (st.join(upd_st, on="account_id", how="left").with_columns(
+    upd_st = cyc.select(KEY, "_minp", "_if", pl.col("_due").alias("_new_due"))
+    st = (with_aligned(st, upd_st).with_columns(
         pl.when(pl.col("_minp").is_not_null()).then(
             pl.col("unbilled_principal") + pl.col("billed_principal") - pl.col("_minp"))
         .otherwise(pl.col("billed_principal")).alias("billed_principal"),
@@ -202,11 +207,11 @@ def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFr
     """DPD, overdue and total due, and charge-off past the product's limit."""
     d = day.d
     owed = dues.with_columns(outstanding().alias("_o")).filter(pl.col("_o") > 0)
-    agg = owed.group_by("account_id").agg(
+    agg = owed.group_by(KEY).agg(
         pl.col("_o").sum().alias("total_due"),
         pl.col("_o").filter(pl.col("due_date") < d).sum().alias("overdue_amount"),
         pl.col("due_date").filter(pl.col("due_date") < d).min().alias("_oldest"))
-    st = (st.join(agg, on="account_id", how="left").with_columns(
+    st = (with_aligned(st, agg).with_columns(
         pl.col("total_due").fill_null(0), pl.col("overdue_amount").fill_null(0),
         pl.when(pl.col("status") == "open").then(pl.col("_oldest"))
         .otherwise(pl.col("oldest_due_date")).alias("oldest_due_date")).drop("_oldest"))
@@ -216,27 +221,29 @@ def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFr
         .cast(pl.Int32).alias("dpd"))
     co = st.filter((pl.col("status") == "open") & (pl.col("dpd") > pl.col("charge_off_dpd")))
     if co.height:
-        ids = co.select("account_id")
-        d_agg = dues.join(ids, on="account_id", how="semi").group_by("account_id").agg(
+        ids = co.select(KEY)
+        d_agg = dues.join(ids, on=KEY, how="semi").group_by(KEY).agg(
             [pl.col(c).sum().alias(f"_d_{c}") for c in COMPONENTS])
-        p_agg = plans.join(ids, on="account_id", how="semi").group_by("account_id").agg(
+        p_agg = plans.join(ids, on=KEY, how="semi").group_by(KEY).agg(
             pl.col("remaining_principal").sum().alias("_plan"))
-        w = (co.select("account_id", "unbilled_principal", "billed_principal", "accrued_interest")
-             .join(d_agg, on="account_id", how="left").join(p_agg, on="account_id", how="left")
+        w = (co.select("account_id", KEY, "unbilled_principal", "billed_principal",
+                       "accrued_interest")
+             .join(d_agg, on=KEY, how="left", maintain_order="left")
+             .join(p_agg, on=KEY, how="left", maintain_order="left")
              .fill_null(0)
-             .select("account_id",
+             .select("account_id", KEY,
                      (pl.col("_d_principal") + pl.col("unbilled_principal")
                       + pl.col("billed_principal") + pl.col("_plan")).alias("principal"),
                      (pl.col("_d_interest") + pl.col("accrued_interest")).alias("interest"),
                      pl.col("_d_fee").alias("fee"), pl.col("_d_penalty").alias("penalty")))
-        lines = (w.unpivot(index="account_id", on=list(COMPONENTS), variable_name="component",
-                           value_name="amount")
+        lines = (w.unpivot(index=["account_id", KEY], on=list(COMPONENTS),
+                           variable_name="component", value_name="amount")
                  .with_columns(pl.lit(d).alias("business_date"),
                                pl.col("component").replace_strict(RECEIVABLE).alias("_cr")))
         day.journal.append(pair_lines(lines, event="chargeoff", debit="chargeoff_expense",
                                       credit=pl.col("_cr"), entry_key=pl.col("component")))
-        total = w.select("account_id", pl.sum_horizontal(*COMPONENTS).alias("_co"))
-        st = (st.join(total, on="account_id", how="left").with_columns(
+        total = w.select(KEY, pl.sum_horizontal(*COMPONENTS).alias("_co"))
+        st = (with_aligned(st, total).with_columns(
             pl.when(pl.col("_co").is_not_null()).then(pl.lit("charged_off"))
             .otherwise(pl.col("status")).alias("status"),
             pl.when(pl.col("_co").is_not_null()).then(pl.lit(d)).otherwise(pl.col("chargeoff_date"))
@@ -247,9 +254,9 @@ def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFr
                         "total_due", "overdue_amount")],
             pl.when(pl.col("_co").is_not_null()).then(False).otherwise(pl.col("interest_on"))
             .alias("interest_on")).drop("_co"))
-        dues = dues.join(ids, on="account_id", how="anti")
+        dues = dues.join(ids, on=KEY, how="anti", maintain_order="left")
         plans = plans.with_columns(
-            pl.when(pl.col("account_id").is_in(ids.get_column("account_id").implode()))
+            pl.when(pl.col(KEY).is_in(ids.get_column(KEY).implode()))
             .then(pl.lit("charged_off")).otherwise(pl.col("status")).alias("status"))
     st = st.with_columns(bucket_expr(pl.col("dpd"), pl.col("status")).alias("bucket"))
     return st, dues, plans
@@ -258,12 +265,10 @@ def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFr
 def account_day(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFrame
                 ) -> pl.DataFrame:
     """The account_day rows: balances by component, delinquency and the day's flows."""
-    dagg = dues.group_by("account_id").agg([pl.col(c).sum().alias(f"due_{c}")
-                                            for c in COMPONENTS])
+    dagg = dues.group_by(KEY).agg([pl.col(c).sum().alias(f"due_{c}") for c in COMPONENTS])
     pagg = (plans.filter(pl.col("status").is_in(["active", "billed_out"]))
-            .group_by("account_id").agg(pl.col("remaining_principal").sum()
-                                        .alias("plan_principal")))
-    out = (st.join(dagg, on="account_id", how="left").join(pagg, on="account_id", how="left")
+            .group_by(KEY).agg(pl.col("remaining_principal").sum().alias("plan_principal")))
+    out = (with_aligned(with_aligned(st, dagg), pagg)
            .with_columns([pl.col(f"due_{c}").fill_null(0) for c in COMPONENTS]
                          + [pl.col("plan_principal").fill_null(0)]))
     return out.with_columns(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from creditdesk.ledger.journal import pair_lines
+from creditdesk.ledger.journal import KEY, pair_lines
 from creditdesk.products.schedules import conversion_frame, schedule_frame
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFr
                 dues: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame,
                                             pl.DataFrame, pl.DataFrame]:
     """Returns ``(st, txns with status/reason, new plans, new instalments, plan_state)``."""
-    from creditdesk.ledger.steps import principal_by_account, rhu, scaled_rate
+    from creditdesk.ledger.steps import principal_by_account, rhu, rows_of, scaled_rate, with_aligned
 
     p = day.params
     if txns.height == 0:
@@ -43,26 +43,26 @@ def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFr
                                  pl.lit(None, pl.String).alias("reason"))
         return st, none, empty("plans"), empty("instalments"), plans
     # only the accounts with transactions today are looked at
-    movers = txns.select("account_id").unique()
-    in_items = principal_by_account(dues.join(movers, on="account_id", how="semi"),
-                                    plans.join(movers, on="account_id", how="semi"))
-    acct = (st.join(movers, on="account_id", how="semi")
-            .select("account_id", "product", "kind", "status", "credit_limit", "daily_rate",
-                    "unbilled_principal", "billed_principal", "max_loan_rate_s",
-                    "min_loan_rate_s", "overdue_mult_s", "bill_day", "due_day",
-                    "days_per_month")
-            .join(in_items, on="account_id", how="left")
+    movers = txns.select(KEY).drop_nulls().unique()
+    in_items = principal_by_account(dues.join(movers, on=KEY, how="semi"),
+                                    plans.join(movers, on=KEY, how="semi"))
+    acct = (rows_of(st, movers.get_column(KEY), KEY, "product", "kind", "status",
+                    "credit_limit", "daily_rate", "unbilled_principal", "billed_principal",
+                    "max_loan_rate_s", "min_loan_rate_s", "overdue_mult_s", "bill_day",
+                    "due_day", "days_per_month")
+            .join(in_items, on=KEY, how="left")
             .with_columns((pl.col("unbilled_principal") + pl.col("billed_principal")
                            + pl.col("in_items").fill_null(0)).alias("start_principal")))
     rates = {r: scaled_rate(r) for r in
              set(txns.get_column("daily_rate").drop_nulls().to_list())
-             | set(st.get_column("daily_rate").drop_nulls().unique().to_list())}
-    t = (txns.join(acct.rename({"daily_rate": "account_rate"}), on="account_id", how="left")
-         .join(p.fee_rates, on=["product", "terms"], how="left")
+             | set(acct.get_column("daily_rate").drop_nulls().unique().to_list())}
+    t = (txns.join(acct.rename({"daily_rate": "account_rate"}), on=KEY, how="left",
+                   maintain_order="left")
+         .join(p.fee_rates, on=["product", "terms"], how="left", maintain_order="left")
          .join(p.loan_terms.with_columns(pl.lit(True).alias("_term_ok")),
-               on=["product", "terms"], how="left")
+               on=["product", "terms"], how="left", maintain_order="left")
          .join(p.loan_methods.with_columns(pl.lit(True).alias("_method_ok")),
-               on=["product", "method"], how="left")
+               on=["product", "method"], how="left", maintain_order="left")
          .with_columns(
              pl.coalesce(pl.col("daily_rate").replace_strict(rates, default=None,
                                                              return_dtype=pl.Int64),
@@ -103,8 +103,8 @@ def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFr
                        message="amount exceeds the available credit limit")
     # conversions draw on revolving principal not already in a bill's minimum due
     bought = (t.filter((pl.col("type") == "purchase") & pl.col("reason").is_null())
-              .group_by("account_id").agg(pl.col("amount").sum().alias("_bought")))
-    t = t.join(bought, on="account_id", how="left")
+              .group_by(KEY).agg(pl.col("amount").sum().alias("_bought")))
+    t = t.join(bought, on=KEY, how="left", maintain_order="left")
     t = _check_amounts(t, "convertible", ["instalment_conversion"],
                        room=pl.col("billed_principal") + pl.col("unbilled_principal")
                        + pl.col("_bought").fill_null(0),
@@ -127,21 +127,21 @@ def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFr
     # conversions
     conv = ok.filter(pl.col("type") == "instalment_conversion").sort("txn_id").with_columns(
         pl.format("C{}", "txn_id").alias("plan_id"),
-        pl.col("amount").cum_sum().over("account_id").alias("_cum"))
+        pl.col("amount").cum_sum().over(KEY).alias("_cum"))
     conv = conv.with_columns(
         (pl.min_horizontal("billed_principal", "_cum") - (pl.col("_cum") - pl.col("amount")))
         .clip(0, None).alias("_from_billed"))
     conv = conv.with_columns((pl.col("amount") - pl.col("_from_billed")).alias("_from_unbilled"))
 
     flows = pl.concat([
-        buys.select("account_id", pl.col("amount").alias("_buy"), pl.lit(0, pl.Int64).alias("_dd"),
+        buys.select(KEY, pl.col("amount").alias("_buy"), pl.lit(0, pl.Int64).alias("_dd"),
                     pl.lit(0, pl.Int64).alias("_cb"), pl.lit(0, pl.Int64).alias("_cu")),
-        loans.select("account_id", pl.lit(0, pl.Int64).alias("_buy"), pl.col("amount").alias("_dd"),
+        loans.select(KEY, pl.lit(0, pl.Int64).alias("_buy"), pl.col("amount").alias("_dd"),
                      pl.lit(0, pl.Int64).alias("_cb"), pl.lit(0, pl.Int64).alias("_cu")),
-        conv.select("account_id", pl.lit(0, pl.Int64).alias("_buy"), pl.lit(0, pl.Int64).alias("_dd"),
+        conv.select(KEY, pl.lit(0, pl.Int64).alias("_buy"), pl.lit(0, pl.Int64).alias("_dd"),
                     pl.col("_from_billed").alias("_cb"), pl.col("_from_unbilled").alias("_cu")),
-    ]).group_by("account_id").agg(pl.all().sum())
-    st = (st.join(flows, on="account_id", how="left").with_columns(
+    ]).group_by(KEY).agg(pl.all().sum())
+    st = (with_aligned(st, flows).with_columns(
         pl.col("_buy").fill_null(0), pl.col("_dd").fill_null(0), pl.col("_cb").fill_null(0),
         pl.col("_cu").fill_null(0))
         .with_columns(
@@ -169,7 +169,9 @@ def _check_amounts(t: pl.DataFrame, name: str, types: list[str], room: pl.Expr,
     cand = pl.col("type").is_in(types) & pl.col("reason").is_null()
     t = t.with_columns(room.alias("_room"),
                        pl.when(cand).then(pl.col("amount")).otherwise(0).alias("_amt"))
-    t = t.sort("txn_id").with_columns(pl.col("_amt").cum_sum().over("account_id").alias("_cum"))
+    if not t.get_column("txn_id").is_sorted():  # the day's txns come in txn_id order
+        t = t.sort("txn_id")
+    t = t.with_columns(pl.col("_amt").cum_sum().over(KEY).alias("_cum"))
     over = t.filter(cand & (pl.col("_cum") > pl.col("_room")))
     if over.height == 0:
         return t.drop("_room", "_amt", "_cum")
@@ -208,7 +210,7 @@ def _new_plans(day: Day, loans: pl.DataFrame, conv: pl.DataFrame, rhu: object
             pl.col("rate_s").map_elements(_rate_text, return_dtype=pl.String).alias("daily_rate"),
             "method", d.alias("start"), pl.lit(0, pl.Int64).alias("fee_total"), "txn_id"))
         state_rows.append(loans.select(
-            d.alias("business_date"), "plan_id", "account_id", pl.lit("cash_loan").alias("kind"),
+            d.alias("business_date"), "plan_id", "account_id", KEY, pl.lit("cash_loan").alias("kind"),
             pl.lit("active").alias("status"), pl.col("amount").alias("remaining_principal"),
             pl.lit(1, pl.Int32).alias("next_term"), "terms", d.alias("period_start"),
             pl.col("rate_s").alias("rate_scaled"),
@@ -234,7 +236,7 @@ def _new_plans(day: Day, loans: pl.DataFrame, conv: pl.DataFrame, rhu: object
             pl.col("amount").alias("principal"), "terms", pl.lit(None, pl.String).alias("daily_rate"),
             pl.lit("even").alias("method"), d.alias("start"), "fee_total", "txn_id"))
         state_rows.append(conv.select(
-            d.alias("business_date"), "plan_id", "account_id",
+            d.alias("business_date"), "plan_id", "account_id", KEY,
             pl.when(pl.col("_from_billed") > 0).then(pl.lit("bill_instalment"))
             .otherwise(pl.lit("purchase_instalment")).alias("kind"),
             pl.lit("active").alias("status"), pl.col("amount").alias("remaining_principal"),
@@ -245,7 +247,11 @@ def _new_plans(day: Day, loans: pl.DataFrame, conv: pl.DataFrame, rhu: object
     def cat(rows: list[pl.DataFrame], table: str) -> pl.DataFrame:
         return (pl.concat([conform(r, table) for r in rows]) if rows else empty(table))
 
-    return cat(plans_rows, "plans"), cat(inst_rows, "instalments"), cat(state_rows, "plan_state")
+    # the opening state keeps the account key: it joins the day's working plans
+    state = (pl.concat([conform(r, "plan_state").with_columns(r.get_column(KEY))
+                        for r in state_rows]) if state_rows
+             else empty("plan_state").with_columns(pl.lit(None, pl.UInt32).alias(KEY)))
+    return cat(plans_rows, "plans"), cat(inst_rows, "instalments"), state
 
 
 def _rate_text(scaled: int) -> str:

@@ -47,14 +47,23 @@ def first_business_date(store: Store) -> date | None:
 
 
 def read_day_input(store: Store, d: date) -> DayInput:
-    """The state after the previous date plus the date's events."""
-    prev = store.read("account_day", "business_date = ?", [d - timedelta(days=1)])
+    """The state after the previous date plus the date's events.
+
+    A store that closed the previous date itself may still hold that state in memory
+    (``kept_state``, the DuckDB store); it is then not read back from the file.
+    """
+    kept = getattr(store, "kept_state", None)
+    state = kept(d - timedelta(days=1)) if kept else None
+    if state is None:
+        state = {"account_day": store.read("account_day", "business_date = ?",
+                                           [d - timedelta(days=1)]),
+                 "dues": store.read("dues"), "plan_state": store.read("plan_state")}
     return DayInput(
         business_date=d,
         accounts=store.read("accounts", "opened <= ?", [d]),
-        prev=prev,
-        dues=store.read("dues"),
-        plan_state=store.read("plan_state"),
+        prev=state["account_day"],
+        dues=state["dues"],
+        plan_state=state["plan_state"],
         billing=store.read("instalments", "bill_date = ?", [d]),
         txns=store.read("transactions", "business_date = ?", [d]),
     )
@@ -73,6 +82,9 @@ def write_day(store: Store, d: date, out: DayOutput) -> None:
             store.replace_state(t, getattr(out, t))
         store.append("closed_dates", pl.DataFrame(
             {"business_date": [d], "closed_at": [datetime.now(UTC)]}))
+    keep = getattr(store, "keep_state", None)
+    if keep:  # committed: the next date may start from this state without reading it back
+        keep(d, {t: getattr(out, t) for t in ("account_day", "dues", "plan_state")})
 
 
 def close_in_process(store: Store, d: date, params: LedgerParams) -> None:

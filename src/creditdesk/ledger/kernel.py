@@ -33,7 +33,7 @@ from datetime import date
 import polars as pl
 
 from creditdesk.ledger import cycle, debits, steps
-from creditdesk.ledger.journal import concat_journal
+from creditdesk.ledger.journal import KEY, concat_journal
 from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import TABLES, conform, empty
 
@@ -93,32 +93,35 @@ def close_day(inp: DayInput, params: LedgerParams) -> DayOutput:
     """
     d = inp.business_date
     day = steps.Day(d, params)
-    st = steps.start_state(inp, params)
-    dues = inp.dues.with_columns(pl.lit(d).alias("business_date"))
-    plans = inp.plan_state.with_columns(pl.lit(d).alias("business_date"))
-    txns = inp.txns.sort("txn_id")
+    st = steps.start_state(inp, params)  # accounts in account_id order, keyed _k
+    dues = steps.keyed(inp.dues, st).with_columns(pl.lit(d).alias("business_date"))
+    plans = steps.keyed(inp.plan_state, st).with_columns(pl.lit(d).alias("business_date"))
+    txns = steps.keyed(inp.txns.sort("txn_id"), st)
+    billing = steps.keyed(inp.billing, st)
 
     st, txns, new_plans, new_inst, plans = debits.post_debits(day, st, txns, plans, dues)
-    st, dues, plans = steps.bill_loan_instalments(day, st, inp.billing, dues, plans)
+    st, dues, plans = steps.bill_loan_instalments(day, st, billing, dues, plans)
     st, dues, plans = steps.settle_payoffs(day, st, txns, dues, plans)
     st, dues = steps.apply_credits(day, st, txns, dues)
     st, dues = cycle.accrue(day, st, dues)
     st = cycle.check_due_dates(day, st, dues)
-    st, dues, plans, statements = cycle.issue_statements(day, st, dues, plans, inp.billing)
+    st, dues, plans, statements = cycle.issue_statements(day, st, dues, plans, billing)
     st, dues, plans = cycle.delinquency(day, st, dues, plans)
     account_day = cycle.account_day(day, st, dues, plans)
 
     dues = dues.filter(pl.sum_horizontal("principal", "interest", "fee", "penalty") > 0)
     plans = plans.filter(pl.col("status").is_in(["active", "billed_out"]))
+    # rows in account_id order: st is in that order already, the rest sort on the key _k
     return DayOutput(
-        account_day=conform(account_day, "account_day").sort("account_id"),
-        dues=conform(dues, "dues").sort("account_id", "due_date", "due_id"),
-        plan_state=conform(plans, "plan_state").sort("account_id", "plan_id"),
+        account_day=conform(account_day, "account_day"),
+        dues=conform(dues.sort(KEY, "due_date", "due_id"), "dues"),
+        plan_state=conform(plans.sort(KEY, "plan_id"), "plan_state"),
         plans=conform(new_plans, "plans").sort("plan_id") if new_plans.height
         else empty("plans"),
         instalments=conform(new_inst, "instalments").sort("plan_id", "term") if new_inst.height
         else empty("instalments"),
-        statements=conform(statements, "statements").sort("account_id"),
+        statements=conform(statements.sort(KEY), "statements")
+        if statements.height else empty("statements"),
         journal=concat_journal(day.journal),
         postings=conform(txns.select(
             pl.lit(d).alias("business_date"), "txn_id", "account_id", "status",

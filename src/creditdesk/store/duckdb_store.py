@@ -7,6 +7,7 @@ replays only committed work from its write-ahead log.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -35,6 +36,13 @@ _KEYS = {
 #: state tables rewritten incrementally, by their unique key (see ``replace_state``)
 _STATE_KEYS = {"plan_state": "plan_id"}
 
+#: what closing the next date reads of the books' state (kept in memory, see ``keep_state``)
+_KEPT_TABLES = ("account_day", "dues", "plan_state")
+_WRITES_KEPT = re.compile(
+    r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE|DROP\s+TABLE|ALTER\s+TABLE|"
+    r"CREATE\s+(OR\s+REPLACE\s+)?TABLE)\s+(IF\s+(NOT\s+)?EXISTS\s+)?(main\.)?("
+    + "|".join((*_KEPT_TABLES, "closed_dates")) + r")\b", re.IGNORECASE)
+
 
 def _sql_type(dtype: object) -> str:
     if isinstance(dtype, pl.Datetime):
@@ -56,6 +64,8 @@ class DuckDBStore(Store):
         except (duckdb.Error, OSError) as exc:
             raise StoreError(f"cannot open DuckDB store at {path!r}: {exc}") from exc
         self._in_txn = False
+        #: (date, its closed_at marker, state frames) after the last date this object closed
+        self._kept: tuple[date, object, dict[str, pl.DataFrame]] | None = None
 
     def migrate(self) -> None:
         self._exec("CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -88,6 +98,8 @@ class DuckDBStore(Store):
         return df
 
     def scalar(self, sql: str, params: list[object] | None = None) -> object:
+        if _WRITES_KEPT.search(sql):
+            self._kept = None
         rows = self._exec(sql, params)
         return rows[0][0] if rows else None
 
@@ -113,7 +125,30 @@ class DuckDBStore(Store):
         finally:
             self._in_txn = False
 
+    def keep_state(self, d: date, frames: dict[str, pl.DataFrame]) -> None:
+        """Remember the state after closing ``d`` (just committed) for closing the next date.
+
+        Closing ``d + 1`` then reads it from memory instead of the file. It is used only
+        while the date's ``closed_dates`` marker is unchanged and nothing was written to
+        a state table through this store since (both checked in ``kept_state``); DuckDB
+        lets no other process write the file while this one has it open.
+        """
+        marker = self._exec("SELECT closed_at FROM closed_dates WHERE business_date = ?", [d])
+        self._kept = (d, marker, {t: frames[t] for t in _KEPT_TABLES}) if marker else None
+
+    def kept_state(self, d: date) -> dict[str, pl.DataFrame] | None:
+        """The state after closing ``d`` if this store still holds it, else None."""
+        if self._kept is None or self._kept[0] != d:
+            return None
+        marker = self._exec("SELECT closed_at FROM closed_dates WHERE business_date = ?", [d])
+        if marker != self._kept[1]:
+            self._kept = None
+            return None
+        return self._kept[2]
+
     def append(self, table: str, df: pl.DataFrame) -> None:
+        if table in _KEPT_TABLES or table == "closed_dates":
+            self._kept = None
         if df.height == 0:
             return
         arrow = df.select(list(TABLES[table])).to_arrow()
@@ -124,6 +159,7 @@ class DuckDBStore(Store):
             self.con.unregister("_incoming")
 
     def replace_state(self, table: str, df: pl.DataFrame) -> None:
+        self._kept = None
         key = _STATE_KEYS.get(table)
         if key is None or df.height == 0 or df.get_column(key).n_unique() != df.height:
             self._exec(f"DELETE FROM {table}")
