@@ -34,10 +34,12 @@ def version() -> None:
 from creditdesk.compliance.cli import app as _compliance_app  # noqa: E402
 from creditdesk.products.cli import app as _products_app  # noqa: E402
 from creditdesk.risk.cli import app as _risk_app  # noqa: E402
+from creditdesk.simulate.cli import app as _simulate_app  # noqa: E402
 
 app.add_typer(_risk_app, name="risk")
 app.add_typer(_compliance_app, name="compliance")
 app.add_typer(_products_app, name="products")
+app.add_typer(_simulate_app, name="simulate")
 
 
 # --------------------------------------------------------------------- the books
@@ -168,37 +170,60 @@ def account_show(account_id: str, store: str | None = STORE_OPT,
 
 @app.command()
 @handle_errors
-def demo(customers: int = typer.Option(2000, "--customers", help="accounts in the sample book"),
-         days: int = typer.Option(62, "--days"), seed: int = typer.Option(7, "--seed"),
-         out: Path = typer.Option(Path("./creditdesk-demo"), "--out"),
+def demo(customers: int = typer.Option(50_000, "--customers", help="customers to simulate"),
+         days: int = typer.Option(120, "--days", help="business dates to run"),
+         seed: int = typer.Option(7, "--seed", help="same seed, same books"),
+         scenario: str = typer.Option("baseline", "--scenario",
+                                      help="macro scenario: baseline, recession or recovery"),
+         out: Path = typer.Option(Path("./creditdesk-demo"), "--out",
+                                  help="folder for kpis.json, report.html and the store"),
          json_out: bool = typer.Option(False, "--json")) -> None:
-    """Build a sample book on the embedded store, close it day by day, report the figures."""
-    from creditdesk.demo import run_demo
+    """Run the digital twin's daily cycle on a new book; write figures, report and store."""
+    from creditdesk.demo import check_demo_args, run_demo
     from creditdesk.money import format_minor
 
-    if customers <= 0 or days <= 0:
-        raise BadInputError(f"--customers and --days must be positive; got {customers}, {days}")
+    check_demo_args(customers, days, scenario, out)
     with _progress() as prog:
-        task = prog.add_task("end of day", total=days)
+        task = prog.add_task("daily cycle", total=days)
 
         def tick(d: _date, i: int, n: int) -> None:
             prog.update(task, total=n, completed=i, description=f"closed {d}")
 
-        kpis = run_demo(out, accounts=customers, days=days, seed=seed, on_date=tick)
+        res = run_demo(out, customers=customers, days=days, seed=seed, scenario=scenario,
+                       on_day=tick)
+    k = res.kpis
     if json_out:
-        print_json(kpis)
+        print_json(k)
         return
-    t = Table(title=f"sample book as of {kpis['as_of']} ({kpis['accounts']} accounts)")
-    for c in ("bucket", "accounts", "balance"):
-        t.add_column(c, justify="right")
-    for row in kpis["bucket_mix"]:
-        t.add_row(row["bucket"], str(row["accounts"]), format_minor(row["balance"]))
+    t = Table(title=f"creditdesk demo: {customers:,} customers, {days} days, seed {seed}")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for label, value in _demo_lines(k, format_minor):
+        t.add_row(label, value)
     out_console.print(t)
-    out_console.print(f"receivables {format_minor(kpis['receivable_total'])}; delinquency rate "
-                      f"{kpis['delinquency_rate']:.2%}; closed {kpis['days']} days in "
-                      f"{kpis['seconds']} s")
-    out_console.print(f"figures: {out / 'kpis.json'}; books: {kpis['store']}")
-    out_console.print(f"look at an account: creditdesk account show A00000000 --store {kpis['store']}")
+    out_console.print(f"figures: {res.out / 'kpis.json'}\nreport:  {res.report}\n"
+                      f"books:   {res.store_url}")
+    out_console.print(f"open the console: creditdesk serve --store {res.store_url}")
+
+
+def _demo_lines(k: dict[str, Any], money: Any) -> list[tuple[str, str]]:
+    """The key figures of kpis.json as (label, text) rows; absent ones are skipped."""
+    rows: list[tuple[str, str]] = []
+    spec = [("accounts", "accounts", str), ("receivable", "receivables (yuan)", money),
+            ("delinquency_rate", "delinquency rate (dpd > 0)", lambda v: f"{v:.2%}"),
+            ("recovery_rate", "recovery rate", lambda v: f"{v:.2%}"),
+            ("cure_rate", "cure rate of accounts entering M1", lambda v: f"{v:.2%}"),
+            ("contacts", "contacts made", lambda v: f"{v:,}"),
+            ("contacts_blocked", "contacts blocked by the rules", lambda v: f"{v:,}"),
+            ("complaints_per_1000_delinquent", "complaints per 1,000 delinquent accounts",
+             lambda v: f"{v:.1f}"),
+            ("promise_kept_rate", "promises kept", lambda v: f"{v:.2%}"),
+            ("rule_violations", "rule violations (independent audit)", str),
+            ("seconds", "seconds", lambda v: f"{v:.1f}")]
+    for key, label, fmt in spec:
+        if isinstance(k.get(key), int | float):
+            rows.append((label, fmt(k[key])))
+    return rows
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (not timed tests).")

@@ -1,83 +1,102 @@
-"""``creditdesk demo`` until the digital twin lands: a synthetic book closed day by day.
+"""``creditdesk demo``: the digital twin runs the daily cycle on a new book, end to end.
 
-Builds a sample book (``ledger.synthetic``), loads it through the same
-validation as ``creditdesk load``, closes every date with the end-of-day
-batch on the embedded DuckDB store, and reports the figures a risk team looks
-at first: balances, the bucket mix, roll rates between buckets, delinquency.
+The first thing a new user runs, so it must show the whole loop on realistic data
+without any set-up: a population drawn from the Taiwan credit data, a revolving and
+cash-loan book on the embedded DuckDB store, borrowers who spend and repay (or not),
+the end-of-day batch, reminders and collection contacts through the contact-rules
+checker, complaints. It leaves three things in ``out``: ``kpis.json``, an offline
+``report.html`` and the store itself (``creditdesk.duckdb``).
+
+Every parameter is checked before any work starts: a bad one costs nothing.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-from creditdesk.ledger.eod import run_eod
-from creditdesk.ledger.ingest import load_frames
-from creditdesk.ledger.params import ledger_params
-from creditdesk.ledger.synthetic import synthetic_book
-from creditdesk.products import default_catalogue
+from creditdesk.errors import BadInputError
+from creditdesk.simulate.params import SCENARIOS, load_params
 from creditdesk.store import open_store
 
-__all__ = ["portfolio_kpis", "run_demo"]
+__all__ = ["DemoResult", "check_demo_args", "run_demo"]
+
+STORE_FILE = "creditdesk.duckdb"
+MAX_CUSTOMERS = 10_000_000
+MAX_DAYS = 3660
 
 
-def _as_text(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_columns([pl.col(c).cast(pl.String) for c in df.columns])
+@dataclass(frozen=True)
+class DemoResult:
+    """Where the demo wrote its outputs, and its figures."""
+
+    out: Path
+    store_url: str
+    kpis: dict[str, Any]
+    report: Path
 
 
-def run_demo(out: Path, *, accounts: int = 2000, days: int = 62, seed: int = 7,
-             start: date = date(2026, 1, 1),
-             on_date: Callable[[date, int, int], None] | None = None) -> dict[str, Any]:
-    """Build, close and summarise a sample book in ``out``; returns the KPIs."""
-    out.mkdir(parents=True, exist_ok=True)
-    db = (out / "creditdesk.duckdb").resolve()
+def check_demo_args(customers: int, days: int, scenario: str, out: Path) -> Path:
+    """Refuse impossible parameters before any work; returns the resolved output folder.
+
+    >>> check_demo_args(0, 10, "baseline", Path("x"))
+    Traceback (most recent call last):
+    ...
+    creditdesk.errors.BadInputError: customers must be between 1 and 10000000; got 0
+    """
+    if not 1 <= customers <= MAX_CUSTOMERS:
+        raise BadInputError(f"customers must be between 1 and {MAX_CUSTOMERS}; got {customers}",
+                            field="customers", value=customers)
+    if not 1 <= days <= MAX_DAYS:
+        raise BadInputError(f"days must be between 1 and {MAX_DAYS}; got {days}", field="days",
+                            value=days)
+    if scenario not in SCENARIOS:
+        raise BadInputError(f"scenario must be one of {', '.join(SCENARIOS)}; got {scenario!r}",
+                            field="scenario", value=scenario)
+    out = out.expanduser().resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".creditdesk-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise BadInputError(f"out must be a folder that can be written; got {str(out)!r} "
+                            f"({exc.strerror or exc})", field="out", value=str(out)) from exc
+    return out
+
+
+def run_demo(out: Path, *, customers: int = 50_000, days: int = 120, seed: int = 7,
+             scenario: str = "baseline", start: date = date(2026, 1, 1),
+             on_day: Callable[[date, int, int], None] | None = None) -> DemoResult:
+    """Build the twin's book in ``out``, run ``days`` dates, write the figures and report."""
+    from creditdesk.reports.demo_report import write_demo_report
+    from creditdesk.simulate.driver import run_twin
+    from creditdesk.simulate.kpis import demo_kpis, demo_report_data
+
+    out = check_demo_args(customers, days, scenario, out)
+    params = load_params(scenario=scenario)
+    db = out / STORE_FILE
     for p in (db, db.with_suffix(".duckdb.wal")):
         p.unlink(missing_ok=True)
-    store = open_store(f"duckdb:///{db}")
-    cat = default_catalogue()
-    book = synthetic_book(accounts, start, days, seed=seed)
-    load_frames(store, cat, customers=_as_text(book["customers"]),
-                accounts=_as_text(book["accounts"]), transactions=_as_text(book["transactions"]),
-                load_id="demo")
-    through = start + timedelta(days=days - 1)
-    report = run_eod(store, through, ledger_params(cat), on_date=on_date)
-    kpis = portfolio_kpis(store.read("account_day"), store.read("postings"))
-    kpis |= {"store": f"duckdb:///{db}", "seconds": round(report.seconds, 2),
-             "days": report.dates_closed, "seed": seed}
-    (out / "kpis.json").write_text(json.dumps(kpis, indent=2, default=str))
-    store.close()
-    return kpis
+    url = f"duckdb:///{db}"
+    store = open_store(url)
+    try:
+        t0 = time.perf_counter()
+        run = run_twin(store, customers=customers, days=days, seed=seed, params=params,
+                       start=start, on_day=on_day)
+        seconds = time.perf_counter() - t0
+        kpis = demo_kpis(store, seed=seed, days=days, customers=customers, seconds=seconds)
+        kpis["scenario"] = scenario
+        kpis["store"] = url
+        kpis["seconds_by_stage"] = {k: round(v, 2) for k, v in run.seconds_by_stage.items()}
+        report = write_demo_report(out / "report.html", demo_report_data(store, kpis))
+    finally:
+        store.close()
+    (out / "kpis.json").write_text(json.dumps(kpis, indent=2, default=str) + "\n")
+    return DemoResult(out, url, kpis, report)
 
-
-def portfolio_kpis(account_day: pl.DataFrame, postings: pl.DataFrame) -> dict[str, Any]:
-    """Balances, bucket mix, month-end roll rates and rejected postings of a book."""
-    last = account_day["business_date"].max()
-    assert isinstance(last, date)
-    end = account_day.filter(pl.col("business_date") == last)
-    owed = pl.col("principal") + pl.col("interest") + pl.col("fee") + pl.col("penalty")
-    mix = (end.group_by("bucket").agg(pl.len().alias("accounts"), owed.sum().alias("balance"))
-           .sort("bucket"))
-    prev_day = account_day.filter(pl.col("business_date") == last - timedelta(days=30))
-    roll = (prev_day.select("account_id", pl.col("bucket").alias("from"))
-            .join(end.select("account_id", pl.col("bucket").alias("to")), on="account_id")
-            .group_by("from", "to").len().sort("from", "to"))
-    delinquent = end.filter(pl.col("dpd") > 0)
-    return {
-        "as_of": last,
-        "accounts": end.height,
-        "balances": {c: int(end[c].sum()) for c in ("principal", "interest", "fee", "penalty")},
-        "receivable_total": int(end.select(owed.sum()).item()),
-        "delinquent_accounts": delinquent.height,
-        "delinquency_rate": round(delinquent.height / max(end.height, 1), 4),
-        "bucket_mix": mix.to_dicts(),
-        "roll_30d": roll.to_dicts(),
-        "interest_posted": int(account_day["interest_today"].sum()),
-        "penalty_posted": int(account_day["penalty_today"].sum()),
-        "charged_off": int(end.filter(pl.col("status") == "charged_off").height),
-        "postings": postings.group_by("status").len().sort("status").to_dicts(),
-    }

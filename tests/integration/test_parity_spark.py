@@ -12,8 +12,8 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from creditdesk.ledger.ingest import as_text as _as_text
 from creditdesk.ledger.eod import run_eod
+from creditdesk.ledger.ingest import as_text as _as_text
 from creditdesk.ledger.ingest import load_frames
 from creditdesk.ledger.params import ledger_params
 from creditdesk.ledger.synthetic import synthetic_book

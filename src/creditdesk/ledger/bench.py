@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from creditdesk.demo import _as_text
 from creditdesk.ledger.eod import read_day_input, run_eod, write_day
+from creditdesk.ledger.ingest import as_text as _as_text
 from creditdesk.ledger.ingest import load_frames
 from creditdesk.ledger.kernel import close_day
 from creditdesk.ledger.params import ledger_params

@@ -42,10 +42,12 @@ import numpy as np
 from creditdesk.simulate import behaviour as bh
 from creditdesk.simulate.params import CALIBRATED, SimParams, load_params
 from creditdesk.simulate.targets import (
+    MERGED_STATES,
     RddResult,
     TransitionTable,
     debt_recovery_data,
     max_abs_gap,
+    merge_counts,
     rdd_jump,
     status_codes,
     taiwan_transitions,
@@ -57,19 +59,12 @@ __all__ = ["calibrate", "expected_transitions", "fit_recovery", "fit_transitions
 _FEASIBLE = bh.feasible_mask()
 #: free logits, each a list of the cells that share it (diagonals are the references).
 #: late_1 and late_2 share their logits ("pay it all", "pay to revolving", "fall one
-#: further") because the data cannot tell them apart (see MERGE).
+#: further") because the data cannot tell them apart (see targets.MERGE).
 _FREE: list[list[tuple[int, int]]] = [
     [(0, 1)], [(0, 2)], [(1, 0)], [(1, 2)],
     [(2, 0), (3, 0)], [(2, 1), (3, 1)], [(2, 3), (3, 4)], [(3, 2)],
     [(4, 0)], [(4, 1)], [(4, 2)], [(4, 3)],
 ]
-#: the fit compares 4 states: late_1 and late_2 merged. In PAY_2..PAY_6 the Taiwan data
-#: almost never codes "1 month late" (34 of 150,000 monthly statuses; 3,688 in PAY_0
-#: alone): accounts show up as "2" in their first late month. Merging the two keeps
-#: the real information (how many fall behind, how many cure) without asking the
-#: ledger to skip a month of arrears.
-MERGE = np.array([0, 1, 2, 2, 3])
-MERGED_STATES = ("duly", "revolving", "late_1_2", "late_3plus")
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(5)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 _MONTHS = 5
@@ -123,17 +118,6 @@ def _theta(x: np.ndarray, base: np.ndarray) -> np.ndarray:
         for s, t in cells:
             th[s, t] = x[k]
     return th
-
-
-def merge_counts(counts: np.ndarray) -> np.ndarray:
-    """5x5 transition counts summed into the 4 merged states (late_1 + late_2).
-
-    >>> merge_counts(np.eye(5)).tolist()[2]
-    [0.0, 0.0, 2.0, 0.0]
-    """
-    a = np.zeros((5, 4))
-    a[np.arange(5), MERGE] = 1.0
-    return np.asarray(a.T @ counts @ a)
 
 
 def fit_transitions(params: SimParams, real: TransitionTable | None = None,
@@ -292,7 +276,7 @@ def calibrate(params: SimParams | None = None, *, data_dir: Path | None = None,
                 real_t.counts[~_FEASIBLE].sum() / real_t.counts.sum()), 4),
         },
         "transitions_merged": {
-            "note": "late_1 and late_2 merged: the fitted view (see MERGE)",
+            "note": "late_1 and late_2 merged: the fitted view (see targets.MERGE)",
             "states": list(MERGED_STATES),
             "real": _named(real_mp), "simulated": _named(sim_mp),
             "max_abs_gap": {"gap": round(float(diff[mi, mj]), 4), "from": MERGED_STATES[mi],
