@@ -60,7 +60,8 @@ def train_cmd(
     time_col: Annotated[str | None, typer.Option("--time-col", help="split out-of-time on this "
                                                  "column (latest rows held out)")] = None,
     test_size: Annotated[float, typer.Option(help="share held out")] = 0.25,
-    cv_folds: Annotated[int, typer.Option(help="cross-validation folds (0 = off)")] = 5,
+    cv_folds: Annotated[int | None, typer.Option(
+        help="cross-validation folds (0 = off; default 5, or off above 200,000 rows)")] = None,
     pdo: Annotated[float, typer.Option(help="points to double the odds")] = 20.0,
     base_score: Annotated[float, typer.Option(help="score at the base odds")] = 600.0,
     base_odds: Annotated[float, typer.Option(help="good:bad odds at the base score")] = 50.0,

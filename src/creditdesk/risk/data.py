@@ -37,13 +37,20 @@ import pandas as pd
 from creditdesk.errors import BadInputError, NotFoundError
 
 __all__ = [
+    "LARGE_ROWS",
     "FeatureSchema",
     "coerce_features",
     "infer_schema",
     "read_table",
     "require_frame",
+    "stratified_sample",
     "target_vector",
 ]
+
+# Above this many rows a table is "large": the models make their fitting choices (bins,
+# penalties, tree settings) on a sample of about this size or with large-table settings,
+# and the training runner skips the default cross-validation (docs/risk.md, "Large tables").
+LARGE_ROWS = 200_000
 
 _DATE_SAMPLE = 500
 _DATE_SHARE = 0.95
@@ -269,3 +276,27 @@ def require_frame(X: Any, features: list[str]) -> pd.DataFrame:
         raise BadInputError(f"X lacks the model's columns: {', '.join(missing)}",
                             field=missing[0])
     return X
+
+
+def stratified_sample(y: Any, max_rows: int, random_state: int = 0) -> np.ndarray:
+    """Sorted row positions of a stratified random sample of at most ``max_rows`` rows.
+
+    All positions when there are no more rows than that. Each class keeps its share
+    (rounded), so the sample's bad rate is the table's.
+
+    >>> stratified_sample([0, 1] * 5, 4).tolist()
+    [3, 6, 8, 9]
+    >>> len(stratified_sample([0, 1, 0], 10))
+    3
+    """
+    yy = np.asarray(y)
+    n = len(yy)
+    if n <= max_rows:
+        return np.arange(n)
+    rng = np.random.default_rng(random_state)
+    picked = []
+    for value in np.unique(yy):
+        where = np.flatnonzero(yy == value)
+        k = max(1, round(len(where) * max_rows / n))
+        picked.append(rng.choice(where, size=min(k, len(where)), replace=False))
+    return np.sort(np.concatenate(picked))

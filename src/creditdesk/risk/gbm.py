@@ -33,6 +33,7 @@ Why these choices:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,15 +43,38 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from creditdesk.errors import BadInputError
-from creditdesk.risk.data import require_frame
+from creditdesk.risk.data import LARGE_ROWS, require_frame
 from creditdesk.risk.paths import PathTables, path_tables
 from creditdesk.risk.scorecard import _check_xy
 
-__all__ = ["REASON_METHODS", "GBMModel"]
+__all__ = ["CHUNK_ROWS", "REASON_METHODS", "GBMModel", "run_in_chunks"]
 
 REASON_METHODS = ("shap", "saabas")  # exact TreeSHAP, or fast path attributions (explicit)
 
 _OTHER = 0  # the code of rare and unseen categories; real categories start at 1
+CHUNK_ROWS = 8192  # rows per LightGBM call when explaining: output stays cache-sized
+
+
+def run_in_chunks(n: int, work: Callable[[int, int], None], threads: int,
+                  chunk: int = CHUNK_ROWS) -> None:
+    """Call ``work(lo, hi)`` over ``[0, n)`` in chunks, on up to ``threads`` threads.
+
+    The chunk shrinks so that every thread gets work (at least 256 rows a chunk).
+    ``work`` writes its own slice of preallocated outputs, so the order does not matter.
+    """
+    threads = max(1, int(threads))
+    if threads > 1:
+        chunk = max(256, min(chunk, -(-n // (2 * threads))))
+    bounds = [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
+    if threads == 1 or len(bounds) <= 1:
+        for lo, hi in bounds:
+            work(lo, hi)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(bounds))) as pool:
+        for _ in pool.map(lambda b: work(*b), bounds):
+            pass
 
 
 class GBMModel(ClassifierMixin, BaseEstimator):
@@ -63,7 +87,8 @@ class GBMModel(ClassifierMixin, BaseEstimator):
                  path_smooth: float = 10.0,
                  monotone_constraints: dict[str, int] | None = None,
                  min_category_count: int = 20, refit: bool = True, random_state: int = 0,
-                 num_threads: int = 1) -> None:
+                 num_threads: int = 1, large_rows: int | None = LARGE_ROWS,
+                 large_learning_rate: float = 0.1) -> None:
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
@@ -79,6 +104,8 @@ class GBMModel(ClassifierMixin, BaseEstimator):
         self.refit = refit
         self.random_state = random_state
         self.num_threads = num_threads
+        self.large_rows = large_rows
+        self.large_learning_rate = large_learning_rate
 
     def _validate_params(self, names: list[str]) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -98,6 +125,10 @@ class GBMModel(ClassifierMixin, BaseEstimator):
             ("path_smooth", self.path_smooth >= 0, "non-negative"),
             ("num_threads", isinstance(self.num_threads, int) and self.num_threads >= 1,
              "an integer >= 1"),
+            ("large_rows", self.large_rows is None or (isinstance(self.large_rows, int)
+                                                       and self.large_rows >= 1000),
+             "None or an integer >= 1000"),
+            ("large_learning_rate", 0 < self.large_learning_rate <= 1, "in (0, 1]"),
         ]
         for name, ok, what in checks:
             if not ok:
@@ -111,10 +142,16 @@ class GBMModel(ClassifierMixin, BaseEstimator):
                 raise BadInputError(f"monotone_constraints[{feature!r}] must be -1, 0 or 1; "
                                     f"got {sign!r}", field="monotone_constraints", value=sign)
 
-    def _params(self) -> dict[str, Any]:
-        return {"objective": "binary", "learning_rate": self.learning_rate,
+    def _params(self, n_rows: int | None = None) -> dict[str, Any]:
+        """LightGBM parameters; ``n_rows`` (rows boosted on) above ``large_rows`` selects
+        the large-table settings (see :meth:`fit`)."""
+        lr, bagging = self.learning_rate, self.subsample
+        if self.large_rows is not None and n_rows is not None and n_rows > self.large_rows:
+            lr = max(lr, self.large_learning_rate)
+            bagging = min(bagging, self.large_rows / n_rows)
+        return {"objective": "binary", "learning_rate": lr,
                 "num_leaves": self.num_leaves, "min_child_samples": self.min_child_samples,
-                "bagging_fraction": self.subsample, "bagging_freq": 1 if self.subsample < 1 else 0,
+                "bagging_fraction": bagging, "bagging_freq": 1 if bagging < 1 else 0,
                 "feature_fraction": self.colsample, "lambda_l2": self.reg_lambda,
                 "seed": self.random_state, "deterministic": True, "force_row_wise": True,
                 "num_threads": self.num_threads, "verbose": -1, "max_cat_to_onehot": 8,
@@ -152,25 +189,32 @@ class GBMModel(ClassifierMixin, BaseEstimator):
                 self.category_maps_[name] = {c: i + 1 for i, c in enumerate(kept)}
         data = self._encode(X)
         cats = [n for n in names if n in self.category_maps_]
-        params = self._params()
+        fit_idx, val_idx = train_test_split(np.arange(len(yy)), test_size=self.validation_fraction,
+                                            stratify=yy, random_state=self.random_state)
+        # Large tables (more than ``large_rows`` rows to boost on): each tree sees about
+        # ``large_rows`` bagged rows, the learning rate is ``large_learning_rate``, the
+        # early-stopping patience shrinks in proportion (the same distance in learning-rate
+        # units) and there is no refit. See docs/risk.md "Large tables".
+        self.large_ = self.large_rows is not None and len(fit_idx) > self.large_rows
+        params = self._params(len(fit_idx))
         if self.monotone_constraints:
             params["monotone_constraints"] = [int(self.monotone_constraints.get(n, 0))
                                               for n in names]
-        fit_idx, val_idx = train_test_split(np.arange(len(yy)), test_size=self.validation_fraction,
-                                            stratify=yy, random_state=self.random_state)
+        patience = self.early_stopping_rounds
+        if self.large_:
+            patience = max(10, round(patience * self.learning_rate / params["learning_rate"]))
         train_set = lgb.Dataset(data.iloc[fit_idx], yy[fit_idx], categorical_feature=cats,
                                 free_raw_data=False)
         valid_set = lgb.Dataset(data.iloc[val_idx], yy[val_idx], reference=train_set,
                                 categorical_feature=cats)
         booster = lgb.train(params, train_set, num_boost_round=self.n_estimators,
                             valid_sets=[valid_set],
-                            callbacks=[lgb.early_stopping(self.early_stopping_rounds,
-                                                          verbose=False)])
+                            callbacks=[lgb.early_stopping(patience, verbose=False)])
         best = max(int(booster.best_iteration or booster.current_iteration()), 1)
         self.best_iteration_ = best
         self.validation_auc_ = float(booster.best_score["valid_0"].get("auc", np.nan)) \
             if "valid_0" in booster.best_score else float("nan")
-        if self.refit:
+        if self.refit and not self.large_:
             rounds = max(round(best / (1.0 - self.validation_fraction)), 1)
             booster = lgb.train(params, lgb.Dataset(data, yy, categorical_feature=cats),
                                 num_boost_round=rounds)
@@ -199,7 +243,8 @@ class GBMModel(ClassifierMixin, BaseEstimator):
         """Encoded features as one C-ordered float64 array (LightGBM's fastest input)."""
         return np.ascontiguousarray(self._encode(self._check_X(X)).to_numpy(dtype=np.float64))
 
-    def explain(self, X: pd.DataFrame, method: str = "shap") -> tuple[np.ndarray, np.ndarray]:
+    def explain(self, X: pd.DataFrame, method: str = "shap", *,
+                num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """PD and per-feature contributions to the log-odds of default, in one pass.
 
         ``method="shap"``: exact TreeSHAP (LightGBM ``pred_contrib``), slow.
@@ -208,27 +253,44 @@ class GBMModel(ClassifierMixin, BaseEstimator):
         tens of times faster. Either way the contributions plus a constant
         add up to the row's log-odds, so the PD is taken from them and the
         trees are walked once.
+
+        Rows are processed in chunks of :data:`CHUNK_ROWS` on ``num_threads``
+        threads (default: the model's ``num_threads``): LightGBM releases the
+        GIL while it walks the trees, so one chunk's trees are walked while
+        another's attributions are summed. Results do not depend on the
+        thread count or the chunking (every row is computed on its own).
         """
         if method not in REASON_METHODS:
             raise BadInputError(f"reason method must be one of {', '.join(REASON_METHODS)}; "
                                 f"got {method!r}", field="reason_method", value=method)
         data = self._matrix(X)  # checks fitted and columns before the booster is touched
+        threads = self.num_threads if num_threads is None else num_threads
+        n = len(data)
+        contrib = np.empty((n, len(self.features_)))
+        raw = np.empty(n)
+        booster, n_trees = self.booster_, self.n_trees_
         if method == "shap":
-            full = np.asarray(self.booster_.predict(data, num_iteration=self.n_trees_,
-                                                    pred_contrib=True,
-                                                    num_threads=self.num_threads), dtype=float)
-            contrib, raw = full[:, :-1], full.sum(axis=1)
+            def work(lo: int, hi: int) -> None:
+                full = np.asarray(booster.predict(data[lo:hi], num_iteration=n_trees,
+                                                  pred_contrib=True, num_threads=1))
+                contrib[lo:hi] = full[:, :-1]
+                raw[lo:hi] = full.sum(axis=1)
         else:
-            leaves = self.booster_.predict(data, num_iteration=self.n_trees_, pred_leaf=True,
-                                           num_threads=self.num_threads)
             tables = self._path_tables()
-            contrib = tables.contributions(np.asarray(leaves).reshape(len(data), -1))
-            raw = contrib.sum(axis=1) + tables.bias
+
+            def work(lo: int, hi: int) -> None:
+                leaves = booster.predict(data[lo:hi], num_iteration=n_trees, pred_leaf=True,
+                                         num_threads=1)
+                part = contrib[lo:hi]
+                tables.contributions(np.asarray(leaves).reshape(hi - lo, -1), out=part)
+                raw[lo:hi] = part.sum(axis=1) + tables.bias
+        run_in_chunks(n, work, threads)
         return 1.0 / (1.0 + np.exp(-raw)), contrib
 
-    def contributions(self, X: pd.DataFrame, method: str = "shap") -> np.ndarray:
+    def contributions(self, X: pd.DataFrame, method: str = "shap", *,
+                      num_threads: int | None = None) -> np.ndarray:
         """Contributions to the log-odds of default, shape (rows, features); see :meth:`explain`."""
-        return self.explain(X, method)[1]
+        return self.explain(X, method, num_threads=num_threads)[1]
 
     def _path_tables(self) -> PathTables:
         # built once per fitted booster from its own dump; cheap (~0.1 s for 300 trees)

@@ -52,26 +52,30 @@ class PathTables:
         """Trees covered."""
         return len(self.offsets)
 
-    def contributions(self, leaves: np.ndarray) -> np.ndarray:
+    def contributions(self, leaves: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
         """Attributions (rows x features) from LightGBM ``pred_leaf`` output (rows x trees).
 
         Done as (one-hot of the leaves, sparse) x (table, dense): scipy's CSR
-        product runs in C, a row costs trees x features multiply-adds.
+        product runs in C, a row costs trees x features multiply-adds. Written
+        into ``out`` when given (a float64 rows x features array).
         """
         leaves = np.asarray(leaves)
         n, t = leaves.shape
         if t != self.n_trees:
             raise ValueError(f"expected {self.n_trees} trees of leaves; got {t}")
-        if n > _CHUNK:  # the one-hot matrix holds rows x trees entries: keep it cache-sized
-            return np.vstack([self.contributions(leaves[i:i + _CHUNK])
-                              for i in range(0, n, _CHUNK)])
-        cols = leaves.astype(np.int32, copy=True)
-        cols += self.offsets.astype(np.int32)
-        onehot = sparse.csr_matrix(
-            (np.ones(n * t, dtype=np.float64), cols.ravel(),
-             np.arange(0, n * t + 1, t, dtype=np.int32 if n * t < 2**31 else np.int64)),
-            shape=(n, self.table.shape[0]))
-        return np.asarray(onehot @ self.table)
+        if out is None:
+            out = np.empty((n, self.table.shape[1]))
+        for lo in range(0, n, _CHUNK):  # the one-hot holds rows x trees entries: cache-sized
+            hi = min(lo + _CHUNK, n)
+            m = hi - lo
+            cols = leaves[lo:hi].astype(np.int32, copy=True)
+            cols += self.offsets.astype(np.int32)
+            onehot = sparse.csr_matrix(
+                (np.ones(m * t, dtype=np.float64), cols.ravel(),
+                 np.arange(0, m * t + 1, t, dtype=np.int32 if m * t < 2**31 else np.int64)),
+                shape=(m, self.table.shape[0]))
+            out[lo:hi] = onehot @ self.table
+        return out
 
 
 def _walk(node: dict[str, Any], row: np.ndarray, out: dict[int, np.ndarray],

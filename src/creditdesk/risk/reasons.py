@@ -31,15 +31,42 @@ __all__ = ["reason_columns", "top_reasons"]
 
 
 def _top_indices(adverse: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    m = np.asarray(adverse, dtype=float)
+    """Column indices and values of each row's ``k`` largest entries, largest first.
+
+    Ties go to the earlier column (as a stable sort of ``-adverse`` would). Done as
+    ``k`` passes of ``argmax`` (each masking the winner), which for the usual
+    ``k = 3`` is several times cheaper than sorting every row.
+    """
+    m = np.array(adverse, dtype=float)  # a copy: winners are masked in place
     k = min(k, m.shape[1])
-    if k == 0:
-        empty = np.zeros((m.shape[0], 0), dtype=np.int64)
-        return empty, np.zeros((m.shape[0], 0))
-    # stable ordering: sort by -value, ties broken by column order
-    order = np.argsort(-m, axis=1, kind="stable")[:, :k]
-    values = np.take_along_axis(m, order, axis=1)
+    n = m.shape[0]
+    order = np.zeros((n, k), dtype=np.int64)
+    values = np.zeros((n, k))
+    m[np.isnan(m)] = -np.inf  # NaN never wins (a stable argsort of -m puts it last)
+    rows = np.arange(n)
+    for i in range(k):
+        best = m.argmax(axis=1)
+        order[:, i] = best
+        values[:, i] = m[rows, best]
+        m[rows, best] = -np.inf
     return order, values
+
+
+def _names(names: np.ndarray, index: np.ndarray, keep: np.ndarray) -> Any:
+    """``names[index]`` where ``keep``, else missing, as the column pandas would build.
+
+    With pandas' Arrow-backed ``str`` dtype the column is built by Arrow from a
+    dictionary (no Python string per row); otherwise it is an object array.
+    """
+    if keep.any():
+        dtype = pd.Series(["x"]).dtype
+        if getattr(dtype, "storage", None) == "pyarrow":
+            import pyarrow as pa
+
+            arr = pa.DictionaryArray.from_arrays(
+                pa.array(index.astype(np.int32), mask=~keep), pa.array(list(names), pa.string()))
+            return pd.Series(arr.cast(pa.large_string()).to_pandas(types_mapper=lambda _: dtype))
+    return np.where(keep, names[index], None)
 
 
 def top_reasons(adverse: np.ndarray, features: Sequence[str], k: int = 3) -> list[list[str]]:
@@ -63,7 +90,7 @@ def reason_columns(adverse: np.ndarray, features: Sequence[str], k: int = 3,
     for i in range(k):
         if i < order.shape[1]:
             hurt = values[:, i] > 1e-12
-            out[f"reason_{i + 1}"] = np.where(hurt, names[order[:, i]], None)
+            out[f"reason_{i + 1}"] = _names(names, order[:, i], hurt)
             out[f"reason_{i + 1}_{value_name}"] = np.where(hurt, values[:, i], np.nan)
         else:
             out[f"reason_{i + 1}"] = np.full(len(values), None, dtype=object)

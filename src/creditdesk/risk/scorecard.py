@@ -41,7 +41,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from creditdesk.errors import BadInputError
-from creditdesk.risk.data import require_frame
+from creditdesk.risk.data import LARGE_ROWS, require_frame, stratified_sample
 
 __all__ = ["FeatureBins", "ScoreScaling", "ScorecardModel"]
 
@@ -195,7 +195,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
                  min_bin_size: float = 0.03, max_n_prebins: int = 33,
                  min_prebin_size: float = 0.03, min_iv: float = 0.0,
                  encoding: str = "dummy", C: float | None = None,
-                 max_correlation: float = 0.95) -> None:
+                 max_correlation: float = 0.95, large_rows: int | None = LARGE_ROWS) -> None:
         self.pdo = pdo
         self.base_score = base_score
         self.base_odds = base_odds
@@ -208,6 +208,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
         self.encoding = encoding
         self.C = C
         self.max_correlation = max_correlation
+        self.large_rows = large_rows
 
     # -- fitting -----------------------------------------------------------------
 
@@ -234,6 +235,10 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
                                 field="encoding")
         if self.C is not None and not self.C > 0:
             raise BadInputError(f"C must be positive; got {self.C!r}", field="C")
+        if self.large_rows is not None and not (isinstance(self.large_rows, int)
+                                                and self.large_rows >= 1000):
+            raise BadInputError(f"large_rows must be None or an integer >= 1000; got "
+                                f"{self.large_rows!r}", field="large_rows")
         if not 0 < self.max_correlation <= 1:
             raise BadInputError(f"max_correlation must be in (0, 1]; got "
                                 f"{self.max_correlation!r}", field="max_correlation")
@@ -254,12 +259,17 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
                                  max_n_prebins=self.max_n_prebins,
                                  min_prebin_size=self.min_prebin_size,
                                  binning_fit_params=fit_params, n_jobs=1)
-        frame = X.copy()
+        # On a large table the bins are *chosen* on a stratified sample of ``large_rows``
+        # rows (optbinning's cost grows with the rows; its constraints are shares); their
+        # counts, WoE and IV below are still taken from every row.
+        self.choice_rows_ = stratified_sample(yy, self.large_rows) \
+            if self.large_rows is not None else np.arange(len(yy))
+        frame = X.iloc[self.choice_rows_].copy()
         for c in categorical:
             frame[c] = frame[c].astype(object)
         with warnings.catch_warnings():  # optbinning's own pandas-deprecation noise
             warnings.filterwarnings("ignore", message="Setting an item of incompatible dtype")
-            process.fit(frame, yy)
+            process.fit(frame, yy[self.choice_rows_])
         all_bins: dict[str, FeatureBins] = {}
         for name in names:
             optb = process.get_binned_variable(name)
@@ -305,11 +315,14 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
     def _regression(self, design: Any, y: np.ndarray) -> LogisticRegression:
         if self.C is not None:
             return LogisticRegression(C=self.C, max_iter=3000).fit(design, y)
-        folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(len(y)), y))
+        # C is chosen on the same rows as the bins (all of them unless the table is large)
+        rows = self.choice_rows_
+        d, yc = (design, y) if len(rows) == len(y) else (design[rows], y[rows])
+        folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(len(yc)), yc))
         best_auc, best_c = -1.0, _C_GRID[-1]
         for c in _C_GRID:
-            aucs = [roc_auc_score(y[te], LogisticRegression(C=c, max_iter=3000)
-                                  .fit(design[tr], y[tr]).decision_function(design[te]))
+            aucs = [roc_auc_score(yc[te], LogisticRegression(C=c, max_iter=3000)
+                                  .fit(d[tr], yc[tr]).decision_function(d[te]))
                     for tr, te in folds]
             if float(np.mean(aucs)) > best_auc + 1e-4:
                 best_auc, best_c = float(np.mean(aucs)), c

@@ -19,6 +19,7 @@ fall into the missing / average-risk bins), and everything is vectorised.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def _check_income(frame: pd.DataFrame, income_col: str | None) -> Any:
 
 def score_table(bundle: ModelBundle, frame: pd.DataFrame, *, policy: Policy | None = None,
                 income_col: str | None = None, n_reasons: int = 3,
-                reason_method: str = "shap") -> pd.DataFrame:
+                reason_method: str = "shap", num_threads: int | None = None) -> pd.DataFrame:
     """PD, score, band, decision, price, limit and reason codes for every row.
 
     Id-like columns seen at training are carried through first, so results can
@@ -68,7 +69,8 @@ def score_table(bundle: ModelBundle, frame: pd.DataFrame, *, policy: Policy | No
     ``reason_method="saabas"`` (``reason_k_saabas``: about a hundred times
     faster, an approximation of SHAP; the column name says which was used).
     ``n_reasons=0`` skips the reason codes. The model is evaluated once per
-    row: the PD comes from the same pass as the reasons.
+    row: the PD comes from the same pass as the reasons. ``num_threads``: threads
+    for the gbm's reasons (default: every core, ``os.cpu_count()``).
     """
     policy = policy or default_policy()
     if n_reasons < 0:
@@ -89,7 +91,8 @@ def score_table(bundle: ModelBundle, frame: pd.DataFrame, *, policy: Policy | No
         if n_reasons:
             adverse = -model.points_lost(features, points=points)
     elif n_reasons:
-        pd_, adverse = model.explain(features, reason_method)
+        threads = num_threads if num_threads is not None else (os.cpu_count() or 1)
+        pd_, adverse = model.explain(features, reason_method, num_threads=threads)
         score, value_name = bundle.scaling.score_from_pd(pd_), reason_method
     else:
         pd_, score = predict_pd_score(bundle, features)
