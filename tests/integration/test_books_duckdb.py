@@ -155,6 +155,11 @@ def test_state_kept_in_memory_closes_as_the_state_read_back(store, tmp_path):
         run_eod(s, d, params)
         s.close()
         d = date.fromordinal(d.toordinal() + 1)
+    # the state tables, written incrementally, hold exactly the kernel's last output
+    kept = store.kept_state(date(2026, 3, 20))
+    for t in ("dues", "plan_state"):
+        assert kept[t].height > 0
+        assert store.read(t).sort(pl.all()).equals(kept[t].sort(pl.all())), t
     fresh = open_store(f"duckdb:///{fresh_path}")
     for t in ("account_day", "dues", "plan_state", "journal", "statements", "postings"):
         kept, read_back = store.read(t), fresh.read(t)

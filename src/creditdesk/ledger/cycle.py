@@ -26,7 +26,16 @@ from __future__ import annotations
 import polars as pl
 
 from creditdesk.ledger.journal import KEY, RECEIVABLE, pair_lines
-from creditdesk.ledger.steps import COMPONENTS, Day, _add_flows, outstanding, rhu, with_aligned
+from creditdesk.ledger.steps import (
+    COMPONENTS,
+    Day,
+    _add_flows,
+    dense_min_date,
+    dense_sums,
+    outstanding,
+    rhu,
+    with_aligned,
+)
 
 __all__ = [
     "account_day",
@@ -39,10 +48,10 @@ __all__ = [
 
 
 def _billed_principal_owed(st: pl.DataFrame, dues: pl.DataFrame) -> pl.DataFrame:
-    in_bills = (dues.filter(pl.col("source") == "statement").group_by(KEY)
-                .agg(pl.col("principal").sum().alias("_in_bills")))
-    return (with_aligned(st, in_bills)
-            .with_columns((pl.col("billed_principal") + pl.col("_in_bills").fill_null(0))
+    in_bills = dense_sums(st, dues.filter(pl.col("source") == "statement"),
+                          {"_in_bills": pl.col("principal")})
+    return (st.with_columns(in_bills)
+            .with_columns((pl.col("billed_principal") + pl.col("_in_bills"))
                           .alias("_billed_owed")).drop("_in_bills"))
 
 
@@ -204,15 +213,22 @@ _MONTHS = {k: f"M{k}" for k in range(1, 7)}
 
 def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFrame
                 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """DPD, overdue and total due, and charge-off past the product's limit."""
+    """DPD, overdue and total due, and charge-off past the product's limit.
+
+    Also sets the account's due items by component (``due_principal`` ...), from
+    the same single pass over the due items (zero once charged off).
+    """
     d = day.d
-    owed = dues.with_columns(outstanding().alias("_o")).filter(pl.col("_o") > 0)
-    agg = owed.group_by(KEY).agg(
-        pl.col("_o").sum().alias("total_due"),
-        pl.col("_o").filter(pl.col("due_date") < d).sum().alias("overdue_amount"),
-        pl.col("due_date").filter(pl.col("due_date") < d).min().alias("_oldest"))
-    st = (with_aligned(st, agg).with_columns(
-        pl.col("total_due").fill_null(0), pl.col("overdue_amount").fill_null(0),
+    owed = pl.col("_o") > 0
+    past = owed & (pl.col("due_date") < d)
+    due = dues.with_columns(outstanding().alias("_o"))
+    st = (st.with_columns(
+        *dense_sums(st, due, {
+            "total_due": pl.when(owed).then(pl.col("_o")).otherwise(0),
+            "overdue_amount": pl.when(past).then(pl.col("_o")).otherwise(0),
+            **{f"due_{c}": pl.col(c) for c in COMPONENTS}}),
+        dense_min_date(st, due, "_oldest", pl.when(past).then(pl.col("due_date"))))
+        .with_columns(
         pl.when(pl.col("status") == "open").then(pl.col("_oldest"))
         .otherwise(pl.col("oldest_due_date")).alias("oldest_due_date")).drop("_oldest"))
     st = st.with_columns(
@@ -222,13 +238,11 @@ def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFr
     co = st.filter((pl.col("status") == "open") & (pl.col("dpd") > pl.col("charge_off_dpd")))
     if co.height:
         ids = co.select(KEY)
-        d_agg = dues.join(ids, on=KEY, how="semi").group_by(KEY).agg(
-            [pl.col(c).sum().alias(f"_d_{c}") for c in COMPONENTS])
         p_agg = plans.join(ids, on=KEY, how="semi").group_by(KEY).agg(
             pl.col("remaining_principal").sum().alias("_plan"))
         w = (co.select("account_id", KEY, "unbilled_principal", "billed_principal",
-                       "accrued_interest")
-             .join(d_agg, on=KEY, how="left", maintain_order="left")
+                       "accrued_interest",
+                       *[pl.col(f"due_{c}").alias(f"_d_{c}") for c in COMPONENTS])
              .join(p_agg, on=KEY, how="left", maintain_order="left")
              .fill_null(0)
              .select("account_id", KEY,
@@ -251,7 +265,7 @@ def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFr
             (pl.col("chargeoff_amount") + pl.col("_co").fill_null(0)).alias("chargeoff_amount"),
             *[pl.when(pl.col("_co").is_not_null()).then(0).otherwise(pl.col(c)).alias(c)
               for c in ("unbilled_principal", "billed_principal", "accrued_interest",
-                        "total_due", "overdue_amount")],
+                        "total_due", "overdue_amount", *(f"due_{c}" for c in COMPONENTS))],
             pl.when(pl.col("_co").is_not_null()).then(False).otherwise(pl.col("interest_on"))
             .alias("interest_on")).drop("_co"))
         dues = dues.join(ids, on=KEY, how="anti", maintain_order="left")
@@ -264,13 +278,12 @@ def delinquency(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFr
 
 def account_day(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.DataFrame
                 ) -> pl.DataFrame:
-    """The account_day rows: balances by component, delinquency and the day's flows."""
-    dagg = dues.group_by(KEY).agg([pl.col(c).sum().alias(f"due_{c}") for c in COMPONENTS])
-    pagg = (plans.filter(pl.col("status").is_in(["active", "billed_out"]))
-            .group_by(KEY).agg(pl.col("remaining_principal").sum().alias("plan_principal")))
-    out = (with_aligned(with_aligned(st, dagg), pagg)
-           .with_columns([pl.col(f"due_{c}").fill_null(0) for c in COMPONENTS]
-                         + [pl.col("plan_principal").fill_null(0)]))
+    """The account_day rows: balances by component, delinquency and the day's flows.
+
+    The due items by component are on ``st`` already (``delinquency``).
+    """
+    live = plans.filter(pl.col("status").is_in(["active", "billed_out"]))
+    out = st.with_columns(dense_sums(st, live, {"plan_principal": pl.col("remaining_principal")}))
     return out.with_columns(
         pl.lit(day.d).alias("business_date"),
         (pl.col("unbilled_principal") + pl.col("billed_principal") + pl.col("plan_principal")

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from creditdesk.ledger.allocation import allocate
@@ -114,6 +115,35 @@ def with_aligned(st: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
     return st.with_columns([
         pl.repeat(None, st.height, dtype=frame.schema[c], eager=True)
         .scatter(idx, frame.get_column(c)).alias(c) for c in cols])
+
+
+def dense_sums(st: pl.DataFrame, frame: pl.DataFrame, sums: dict[str, pl.Expr]
+               ) -> list[pl.Series]:
+    """Per-account sums over ``frame``'s rows, one value per row of ``st`` (0 where none).
+
+    The key is dense (``0..n-1``), so a sum is one pass of ``numpy.add.at`` in
+    exact int64 arithmetic: no hashing, unlike a group-by then a join.
+    """
+    keys = frame.get_column(KEY).to_numpy()
+    out = []
+    for name, expr in sums.items():
+        values = frame.select(expr.fill_null(0).cast(pl.Int64)).to_series().to_numpy()
+        acc = np.zeros(st.height, np.int64)
+        np.add.at(acc, keys, values)
+        out.append(pl.Series(name, acc))
+    return out
+
+
+def dense_min_date(st: pl.DataFrame, frame: pl.DataFrame, name: str, expr: pl.Expr
+                   ) -> pl.Series:
+    """Per-account earliest date of ``expr`` over ``frame``'s rows (null where none)."""
+    none = np.iinfo(np.int32).max
+    keys = frame.get_column(KEY).to_numpy()
+    values = frame.select(expr.cast(pl.Int32).fill_null(none)).to_series().to_numpy()
+    acc = np.full(st.height, none, np.int32)
+    np.minimum.at(acc, keys, values)
+    days = pl.Series(name, acc)
+    return days.set(days == none, None).cast(pl.Date)
 
 
 # --------------------------------------------------------------------------- start
