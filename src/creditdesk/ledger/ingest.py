@@ -66,7 +66,10 @@ class _Errors:
 
     def flag(self, df: pl.DataFrame, bad: pl.Expr, field: str, rule: str,
              error: type[BadInputError] = BadInputError) -> None:
-        hits = df.with_row_index("_row").filter(bad.fill_null(True))
+        bad = bad.fill_null(True)
+        if not df.select(bad.any()).item():  # the usual case: one pass, nothing to report
+            return
+        hits = df.with_row_index("_row").filter(bad)
         for row, value in hits.select("_row", field).head(MAX_ERRORS).iter_rows():
             self.items.append((int(row) + 1, field, rule, value, error))
 
@@ -170,15 +173,18 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
     """
     errs = _Errors("transactions")
     df = _require(df, "transactions")
+    # parse the typed columns once; the checks and the result read them
+    df = df.with_columns(_int("amount").alias("_amount"), _date("business_date").alias("_bd"),
+                         _int("terms").alias("_terms"))
     errs.flag(df, pl.col("external_id").is_null() | (pl.col("external_id") == ""),
               "external_id", "a non-empty id")
     errs.flag(df, pl.col("external_id").is_duplicated(), "external_id", "unique within the file")
     errs.flag(df, ~pl.col("type").is_in(list(TXN_TYPES)), "type", f"one of {', '.join(TXN_TYPES)}")
-    errs.flag(df, _int("amount").is_null() | (_int("amount") <= 0), "amount",
+    errs.flag(df, pl.col("_amount").is_null() | (pl.col("_amount") <= 0), "amount",
               "a positive integer of minor units")
-    errs.flag(df, _date("business_date").is_null(), "business_date", "a date YYYY-MM-DD")
+    errs.flag(df, pl.col("_bd").is_null(), "business_date", "a date YYYY-MM-DD")
     if last_closed is not None:
-        errs.flag(df, _date("business_date") <= last_closed, "business_date",
+        errs.flag(df, pl.col("_bd") <= last_closed, "business_date",
                   f"after the last closed date {last_closed}", error=ClosedDateError)
     kinds = pl.DataFrame({"product": list(catalogue.products),
                           "kind": [p.kind for p in catalogue.products.values()]})
@@ -186,7 +192,7 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
         "account_id", "product", "kind", "opened", "credit_limit")
     j = df.join(acc, on="account_id", how="left", maintain_order="left")
     errs.flag(j, pl.col("kind").is_null(), "account_id", "an account in the books or this load")
-    errs.flag(j, pl.col("kind").is_not_null() & (_date("business_date") < pl.col("opened")),
+    errs.flag(j, pl.col("kind").is_not_null() & (pl.col("_bd") < pl.col("opened")),
               "business_date", "on or after the account's opening date")
     needs_rev = pl.col("type").is_in(["purchase", "refund", "instalment_conversion"])
     errs.flag(j, pl.col("kind").is_not_null() & needs_rev & (pl.col("kind") != "revolving"),
@@ -196,7 +202,7 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
               "allowed by the account's product (cash_loan only)")
     is_loan = pl.col("type") == "cash_loan"
     is_conv = pl.col("type") == "instalment_conversion"
-    errs.flag(j, (is_loan | is_conv) & (_int("terms").is_null() | (_int("terms") <= 0)),
+    errs.flag(j, (is_loan | is_conv) & (pl.col("_terms").is_null() | (pl.col("_terms") <= 0)),
               "terms", "a positive integer (needed by cash_loan and instalment_conversion)")
     errs.flag(j, is_loan & pl.col("method").is_null(), "method",
               "given for a cash_loan (equal_instalment, equal_principal or interest_first)")
@@ -206,7 +212,7 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
               "daily_rate", "a decimal string such as 0.0004")
     errs.raise_if_any()
     # what each product allows (a few products: one vectorised check per product)
-    terms = _int("terms")
+    terms = pl.col("_terms")
     for name, prod in catalogue.products.items():
         mine = pl.col("product") == name
         if isinstance(prod, CashLoanProduct):
@@ -223,11 +229,11 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
     # (already loaded, then in file order) must stay within the limit. Repayments
     # free the limit once posted by end of day, so later dates are judged then.
     debit = pl.col("type").is_in(["purchase", "cash_loan"])
-    lim = (j.with_row_index("_i").with_columns(_date("business_date").alias("_bd"))
+    lim = (j.with_row_index("_i")
            .join(exposure, on="account_id", how="left")
            .join(pending, left_on=["account_id", "_bd"], right_on=["account_id", "business_date"],
                  how="left")
-           .with_columns(pl.when(debit).then(_int("amount")).otherwise(0).alias("_d"))
+           .with_columns(pl.when(debit).then(pl.col("_amount")).otherwise(0).alias("_d"))
            .with_columns(pl.col("_d").cum_sum().over("account_id", "_bd", order_by="_i")
                          .alias("_cum")))
     errs.flag(lim.sort("_i"), debit & (pl.col("exposure").fill_null(0)
@@ -235,8 +241,9 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
                                         > pl.col("credit_limit")),
               "amount", "within the available credit limit")
     errs.raise_if_any()
-    typed = df.with_columns(_int("amount"), _date("business_date"),
-                            _int("terms").cast(pl.Int32))
+    typed = df.with_columns(pl.col("_amount").alias("amount"), pl.col("_bd").alias("business_date"),
+                            pl.col("_terms").cast(pl.Int32).alias("terms")).drop(
+        "_amount", "_bd", "_terms")
     return typed
 
 
