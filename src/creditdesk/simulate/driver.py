@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -45,6 +46,8 @@ _VIEW_COLS = ("account_id", "status", "principal", "total_due", "billed_principa
               "overdue_amount", "dpd", "bucket", "interest_on")
 _MAX_TERMS = 12
 _HOLD_DAYS = 14
+#: behaviour-score PD from which a current account gets pre-due reminders
+FLAG_PD = 0.08
 
 
 @dataclass
@@ -95,6 +98,7 @@ class _State:
     loan_due: np.ndarray          # (n, 12) due-day ordinals of a loan's instalments
     loan_total: np.ndarray        # (n, 12) instalment totals
     # per customer
+    pd: np.ndarray                # latest behaviour-score PD (NaN before the first refresh)
     annoyance: np.ndarray
     hardship_until: np.ndarray
     hold_until: np.ndarray
@@ -124,18 +128,21 @@ def _state(pop: Population, start: date) -> _State:
         inattentive=np.zeros(n, bool), promise_day=np.full(n, -1, np.int32),
         loan_due=np.full((n, _MAX_TERMS), -1, np.int32),
         loan_total=np.zeros((n, _MAX_TERMS), np.int64),
-        annoyance=np.zeros(n_c), hardship_until=np.full(n_c, -1, np.int32),
+        pd=np.full(n, np.nan), annoyance=np.zeros(n_c), hardship_until=np.full(n_c, -1, np.int32),
         hold_until=np.full(n_c, -1, np.int32),
     )
 
 
 def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimParams,
              start: date = date(2026, 1, 1), profile: str = "CN",
-             catalogue: Catalogue | None = None,
+             catalogue: Catalogue | None = None, behaviour_model: Path | None = None,
              on_day: Callable[[date, int, int], None] | None = None) -> TwinRun:
     """Draw a population, then run ``days`` business dates of the daily cycle on ``store``.
 
-    The store must be new (no closed date): the twin owns the book it builds.
+    The store must be new (no closed date): the twin owns the book it builds. With a
+    ``behaviour_model`` (a ``creditdesk risk train`` directory on the behaviour
+    features), the behaviour score is refreshed after the end of day of every month
+    end (``risk.refresh``) and its PD decides who gets pre-due reminders.
     """
     import time
 
@@ -183,6 +190,8 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
             run_eod(store, d, lp)
             t2b = time.perf_counter()
             _read_back(store, st, t, d, rng, params)
+            if behaviour_model is not None and (d + timedelta(days=1)).day == 1:
+                _refresh(store, st, d, behaviour_model)
         t3 = time.perf_counter()
         for k, v in (("behaviour_and_contacts", t1 - t0), ("post", t2 - t1),
                      ("eod", t2b - t2), ("read_back_and_commit", t3 - t2b)):
@@ -201,8 +210,8 @@ def _hardship(st: _State, t: int, rng: np.random.Generator, p: SimParams, macro:
 
 def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
               p: SimParams, log: ContactLog) -> None:
-    props = propose(t, st.dpd, st.next_due - t, st.total_due, st.status_now, st.risk,
-                    st.open_)
+    props = propose(t, st.dpd, st.next_due - t, st.total_due, st.status_now,
+                    st.pd >= FLAG_PD, st.open_)
     if not len(props):
         return
     if t % 4 == 0:
@@ -218,6 +227,10 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
     reached = np.where(is_msg, read, connected)
     # annoyance of every contact made
     add = np.array([p.annoyance_per_contact[c] for c in CHANNEL_NAMES])[ch] * allowed
+    # out of hours (local, before 08:00 or from 21:00) annoys more; third-party contact
+    # (annoyance_third_party) arrives with strategies that make it (collections engine)
+    late_hour = (props.minute < 8 * 60) | (props.minute >= 21 * 60)
+    add = add + allowed * late_hour * p.annoyance_out_of_hours
     np.add.at(st.annoyance, st.cust[a], add)
     # reminders read: a share of inattentive late payers pay on time after all
     conv_p = p.reminder_late_reduction / max(p.reminder_read_rate, 1e-9)
@@ -376,6 +389,15 @@ def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generat
     idle = np.concatenate([nothing, np.zeros(len(loan_rows), bool)])
     keep = st.open_[acc]
     _decide(store, st, t, d, rng, p, acc[keep], due[keep], idle[keep])
+
+
+def _refresh(store: Store, st: _State, d: date, model: Path) -> None:
+    """risk.refresh after a month end's close: score the books, keep each account's PD."""
+    from creditdesk.risk.refresh import refresh_scores
+
+    scores = refresh_scores(store, model, d).join(st.idx, on="account_id")
+    st.pd[:] = np.nan
+    st.pd[scores.get_column("idx").to_numpy()] = scores.get_column("pd").to_numpy()
 
 
 def st_start(st: _State, d: date, t: int) -> date:

@@ -2,7 +2,9 @@
 
 Until the collections engine exists, the daily cycle needs *some* treatment so the
 twin shows collections at work: the industry's plain bucket rules. Pre-due SMS
-reminders two days before the due date for accounts that revolve or look risky; for
+reminders two days before the due date for accounts that revolve, are in arrears or that
+the behaviour score flags (the policy sees only what a lender sees, never the twin's
+latent risk); for
 accounts in arrears, SMS on set days, a robot call every other day in M1, an agent
 call (with one evening retry) every day in M2-M3 and every third day beyond.
 
@@ -48,17 +50,17 @@ class Proposals:
 
 
 def propose(day: int, dpd: np.ndarray, days_to_due: np.ndarray, total_due: np.ndarray,
-            status_now: np.ndarray, risk: np.ndarray, open_: np.ndarray) -> Proposals:
+            status_now: np.ndarray, flagged: np.ndarray, open_: np.ndarray) -> Proposals:
     """The bucket-rules policy's contacts for one day, from yesterday's books.
 
     >>> p = propose(0, np.array([0, 1, 40]), np.array([2, -1, -31]), np.array([500, 900, 900]),
-    ...             np.array([1, 2, 3]), np.zeros(3), np.ones(3, bool))
+    ...             np.array([1, 2, 3]), np.zeros(3, bool), np.ones(3, bool))
     >>> [CHANNEL_NAMES[c] for c in p.channel]
     ['sms', 'sms', 'agent', 'agent']
     """
     rows: list[tuple[np.ndarray, int, int, bool]] = []
     remind = open_ & (dpd == 0) & (days_to_due == 2) & (total_due > 0) & (
-        (status_now > 0) | (risk > 0.5))
+        (status_now > 0) | flagged)
     rows.append((np.nonzero(remind)[0], SMS, 10 * 60, True))
     late = open_ & (dpd > 0) & (total_due > 0)
     sms_days = np.isin(dpd, [1, 3, 7, 15, 25]) | ((dpd > 30) & (dpd % 7 == 0))
