@@ -194,3 +194,67 @@ def test_training_frame_keeps_performing_accounts_with_their_target():
         "W": 1, "X": 0, "Y": 1, "Z": 0}
     f = behaviour_features(book, pl.DataFrame(), pl.DataFrame(), T0)
     assert f.filter(~performing())["account_id"].to_list() == ["V"]
+
+
+# --- the same features in the store's engine (Ibis -> DuckDB) --------------------------------
+
+def _full(name: str, df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with the table's every column (nulls where the hand-made book has none)."""
+    schema = TABLES[name]
+    return df.with_columns([pl.lit(None, t).alias(c) for c, t in schema.items()
+                            if c not in df.columns]).select(
+        [pl.col(c).cast(t) for c, t in schema.items()])
+
+
+OPENED = pl.DataFrame({"account_id": ["A", "B"], "opened": [D(2026, 3, 20), D(2026, 3, 31)]})
+
+
+@pytest.fixture(scope="module")
+def hand_store(tmp_path_factory):
+    from creditdesk.store import open_store
+
+    s = open_store(f"duckdb:///{tmp_path_factory.mktemp('hand')}/books.duckdb")
+    plans = PLANS.with_columns(pl.format("p{}", pl.int_range(pl.len())).alias("plan_id"))
+    with s.transaction():
+        s.append("account_day", _full("account_day", ACCOUNT_DAY))
+        s.append("statements", _full("statements", STATEMENTS))
+        s.append("plans", _full("plans", plans))
+        s.append("accounts", _full("accounts", OPENED))
+    yield s
+    s.close()
+
+
+def test_store_engine_gives_the_hand_worked_values(hand_store):
+    from creditdesk.risk.features_sql import features_from_store
+
+    got = features_from_store(hand_store, AS_OF, lookback_days=365)
+    want = behaviour_features(ACCOUNT_DAY, STATEMENTS, PLANS, AS_OF, opened=OPENED)
+    assert got.schema == want.schema
+    assert got.equals(want)
+    a = got.row(0, named=True)
+    assert (a["worst_dpd_90d"], a["worst_dpd_180d"], a["days_delinquent_90d"]) == (7, 45, 4)
+    assert a["payment_to_due_3"] == pytest.approx(650 / 1_000)
+    assert got["months_on_book"].to_list() == [3, 2]
+
+
+def test_store_engine_reads_only_the_lookback_window(hand_store):
+    from creditdesk.risk.features_sql import features_from_store
+
+    # a 120-day window starts 1 Mar + 1: DPD 45 on 1 Mar is not read, 30 on 1 Apr is
+    got = features_from_store(hand_store, AS_OF, lookback_days=120)
+    assert got.filter(pl.col("account_id") == "A")["worst_dpd_180d"].item() == 30
+
+
+def test_store_engine_target_matches_the_reference(tmp_path):
+    from creditdesk.risk.features_sql import target_from_store
+    from creditdesk.store import open_store
+
+    s = open_store(f"duckdb:///{tmp_path}/t.duckdb")
+    book = target_book()
+    with s.transaction():
+        s.append("account_day", _full("account_day", book))
+    for kw in ({"horizon_days": 10}, {"horizon_days": 10, "dpd": 59}):
+        assert target_from_store(s, T0, **kw).equals(behaviour_target(book, T0, **kw))
+    with pytest.raises(ValueError, match="closed through 2026-02-20"):
+        target_from_store(s, T0, horizon_days=20)
+    s.close()
