@@ -112,3 +112,16 @@ def test_policy_command(tmp_path: Path) -> None:
     bad.write_text(proc.stdout.replace('daily_rate = "0.0006"', 'daily_rate = "0.001"'))
     proc = _run("policy", bad)
     assert proc.returncode == 2 and "bands[3].daily_rate" in proc.stderr
+
+
+def test_score_threads_option(model: Path, work: Path) -> None:
+    one = _run("score", "--model", model, "--data", work / "new.parquet",
+               "--out", work / "t1.parquet", "--reason-method", "saabas", "--threads", "1")
+    two = _run("score", "--model", model, "--data", work / "new.parquet",
+               "--out", work / "t2.parquet", "--reason-method", "saabas", "--threads", "2")
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(work / "t1.parquet"),
+                                  pd.read_parquet(work / "t2.parquet"))
+    bad = _run("score", "--model", model, "--data", work / "new.parquet",
+               "--out", work / "t0.csv", "--threads", "0")
+    assert bad.returncode == 2 and "num_threads must be between 1 and 256; got 0" in bad.stderr

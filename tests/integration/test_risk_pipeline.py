@@ -150,3 +150,22 @@ def test_reason_method_is_named_in_the_columns(trained: tuple[str, Path, dict],
         assert "reason_1_points_lost" in fast.columns
     with pytest.raises(BadInputError, match="reason method"):
         score_table(bundle, rows, reason_method="nope")
+
+
+def test_default_cv_runs_up_to_large_tables_only() -> None:
+    from creditdesk.risk.data import LARGE_ROWS
+    from creditdesk.risk.train import cv_folds_for, n_steps
+
+    assert cv_folds_for(TrainOptions(), LARGE_ROWS) == 5
+    assert cv_folds_for(TrainOptions(), LARGE_ROWS + 1) == 0
+    assert cv_folds_for(TrainOptions(cv_folds=3), 10 * LARGE_ROWS) == 3
+    assert cv_folds_for(TrainOptions(cv_folds=0), 100) == 0
+    assert n_steps(TrainOptions()) == 9
+    TrainOptions(cv_folds=None).validate()
+    with pytest.raises(BadInputError, match="cv_folds must be 0"):
+        TrainOptions(cv_folds=1).validate()
+
+
+def test_train_auc_is_measured_on_the_training_rows(trained: tuple[str, Path, dict]) -> None:
+    _, _, metrics = trained
+    assert metrics["train_auc_rows"] == metrics["split"]["n_train"]  # all of them below 200k

@@ -92,3 +92,15 @@ def test_read_table_csv_parquet_and_missing(tmp_path) -> None:
     assert read_table(tmp_path / "a.csv").shape == read_table(tmp_path / "a.parquet").shape
     with pytest.raises(NotFoundError):
         read_table(tmp_path / "none.csv")
+
+
+def test_stratified_sample_keeps_the_bad_rate() -> None:
+    from creditdesk.risk.data import stratified_sample
+
+    y = (np.random.default_rng(0).random(100_000) < 0.07).astype(int)
+    rows = stratified_sample(y, 10_000)
+    assert len(rows) == 10_000 and len(np.unique(rows)) == 10_000
+    assert (np.diff(rows) > 0).all()
+    assert abs(y[rows].mean() - y.mean()) < 1e-3
+    np.testing.assert_array_equal(stratified_sample(y[:50], 100), np.arange(50))
+    np.testing.assert_array_equal(stratified_sample(y, 10_000), rows)  # seeded

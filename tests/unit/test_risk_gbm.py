@@ -77,3 +77,47 @@ def test_deterministic(data: tuple[pd.DataFrame, np.ndarray]) -> None:
     a = GBMModel(n_estimators=50, early_stopping_rounds=10, num_threads=1).fit(*data)
     b = GBMModel(n_estimators=50, early_stopping_rounds=10, num_threads=1).fit(*data)
     np.testing.assert_array_equal(a.predict_proba(data[0]), b.predict_proba(data[0]))
+
+
+@pytest.mark.parametrize("method", ["shap", "saabas"])
+def test_threads_and_chunks_do_not_change_the_reasons(fitted: GBMModel,
+                                                      data: tuple[pd.DataFrame, np.ndarray],
+                                                      method: str) -> None:
+    X = data[0]  # 2,000 rows: several chunks on 2 threads
+    pd1, c1 = fitted.explain(X, method, num_threads=1)
+    pd2, c2 = fitted.explain(X, method, num_threads=2)
+    np.testing.assert_array_equal(c1, c2)
+    np.testing.assert_array_equal(pd1, pd2)
+    np.testing.assert_allclose(pd1, fitted.predict_proba(X)[:, 1], atol=1e-12)
+
+
+def test_run_in_chunks_covers_every_row_once() -> None:
+    from creditdesk.risk.gbm import run_in_chunks
+
+    seen = np.zeros(5000, dtype=int)
+
+    def work(lo: int, hi: int) -> None:
+        seen[lo:hi] += 1
+
+    run_in_chunks(5000, work, threads=2, chunk=700)
+    run_in_chunks(5000, work, threads=1, chunk=700)
+    run_in_chunks(0, work, threads=2)
+    assert (seen == 2).all()
+
+
+def test_large_table_settings(data: tuple[pd.DataFrame, np.ndarray]) -> None:
+    X, y = data  # 2,000 rows: 1,600 to boost on, above large_rows=1000
+    large = GBMModel(n_estimators=400, early_stopping_rounds=50, large_rows=1000,
+                     large_learning_rate=0.2).fit(X, y)
+    assert large.large_
+    params = large._params(1600)
+    assert params["learning_rate"] == 0.2
+    assert params["bagging_fraction"] == pytest.approx(1000 / 1600)
+    assert large.n_trees_ == large.best_iteration_  # no refit on a large table
+    assert large.booster_.current_iteration() <= large.best_iteration_ + max(10, round(50 * 0.02 / 0.2))
+    small = GBMModel(n_estimators=400, early_stopping_rounds=50, large_rows=None).fit(X, y)
+    assert not small.large_
+    assert small._params(1600)["learning_rate"] == 0.02
+    assert small.n_trees_ == round(small.best_iteration_ / 0.8)  # refit on every row
+    with pytest.raises(BadInputError, match="large_rows must be None or an integer >= 1000"):
+        GBMModel(large_rows=10).fit(X, y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from creditdesk.risk.reasons import reason_columns, top_reasons
 
@@ -30,3 +31,27 @@ def test_fewer_features_than_k() -> None:
 
 def test_ties_follow_column_order() -> None:
     assert top_reasons(np.array([[1.0, 1.0, 1.0, 1.0]]), NAMES, k=2) == [["income", "age"]]
+
+
+def test_top_indices_match_a_stable_sort_with_ties_and_nan() -> None:
+    from creditdesk.risk.reasons import _top_indices
+
+    rng = np.random.default_rng(0)
+    m = rng.integers(-3, 4, size=(500, 7)).astype(float)  # many ties
+    m[rng.random(m.shape) < 0.05] = np.nan
+    order, values = _top_indices(m, 3)
+    filled = np.where(np.isnan(m), -np.inf, m)
+    expected = np.argsort(-filled, axis=1, kind="stable")[:, :3]
+    np.testing.assert_array_equal(order, expected)
+    np.testing.assert_array_equal(values, np.take_along_axis(filled, expected, axis=1))
+    assert not np.isnan(m).all(axis=1).any()
+
+
+def test_reason_names_are_the_same_text_whatever_the_column_backing() -> None:
+    rng = np.random.default_rng(1)
+    adverse = rng.normal(size=(300, 4))
+    out = reason_columns(adverse, NAMES, 3)
+    expected = top_reasons(adverse, NAMES, 3)
+    for i in range(3):
+        got = [None if pd.isna(v) else v for v in out[f"reason_{i + 1}"]]
+        assert got == [r[i] if len(r) > i else None for r in expected]

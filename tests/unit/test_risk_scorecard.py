@@ -130,3 +130,18 @@ def test_woe_encoding_keeps_negative_coefficients(data: tuple[pd.DataFrame, np.n
         logit = model.logit_bins_[f]
         used = woe != 0
         assert (np.sign(logit[used]) == -np.sign(woe[used])).all()
+
+
+def test_large_table_chooses_bins_on_a_sample_and_counts_every_row(
+        data: tuple[pd.DataFrame, np.ndarray], fitted: ScorecardModel) -> None:
+    X, y = data
+    model = ScorecardModel(large_rows=1000).fit(X, y)
+    assert len(model.choice_rows_) == pytest.approx(1000, abs=2)
+    assert abs(y[model.choice_rows_].mean() - y.mean()) < 0.002  # stratified
+    for f in model.features_:
+        assert sum(model.bins_[f].count) == len(X)  # counts, WoE and IV from every row
+    from sklearn.metrics import roc_auc_score
+    full = roc_auc_score(y, fitted.predict_proba(X)[:, 1])
+    sampled = roc_auc_score(y, model.predict_proba(X)[:, 1])
+    assert sampled > full - 0.01
+    assert len(fitted.choice_rows_) == len(X)  # below large_rows nothing changes

@@ -115,6 +115,8 @@ def score_cmd(
     reason_method: Annotated[str, typer.Option(
         "--reason-method", help="gbm reasons: shap (exact TreeSHAP, slow) or saabas (path "
         "attributions, an approximation of SHAP, ~100x faster)")] = "shap",
+    threads: Annotated[int | None, typer.Option(
+        help="gbm reasons: threads (default: every core)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """PD, score, risk band, decision, price, limit and top-3 reason codes per row."""
@@ -126,7 +128,7 @@ def score_cmd(
         bundle = load_model(model)
         table = score_table(bundle, read_table(data), policy=load_policy(policy),
                             income_col=income_col, n_reasons=reasons,
-                            reason_method=reason_method)
+                            reason_method=reason_method, num_threads=threads)
         write_table(table, out)
     summary: dict[str, Any] = {"out": str(out), "rows": len(table), "model_type": bundle.model_type,
                "mean_pd": float(table["pd"].mean()) if len(table) else None,

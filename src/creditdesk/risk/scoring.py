@@ -76,6 +76,9 @@ def score_table(bundle: ModelBundle, frame: pd.DataFrame, *, policy: Policy | No
     if n_reasons < 0:
         raise BadInputError(f"n_reasons must be 0 or more; got {n_reasons}", field="n_reasons",
                             value=n_reasons)
+    if num_threads is not None and not 1 <= num_threads <= 256:
+        raise BadInputError(f"num_threads must be between 1 and 256; got {num_threads}",
+                            field="num_threads", value=num_threads)
     if reason_method not in REASON_METHODS:
         raise BadInputError(f"reason method must be one of {', '.join(REASON_METHODS)}; got "
                             f"{reason_method!r}", field="reason_method", value=reason_method)
