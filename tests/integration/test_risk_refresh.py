@@ -13,8 +13,25 @@ from creditdesk.ledger.params import ledger_params
 from creditdesk.ledger.synthetic import synthetic_book
 from creditdesk.products import default_catalogue
 from creditdesk.risk.artifact import load_model
-from creditdesk.risk.behaviour import FEATURES, behaviour_features, behaviour_training_frame
-from creditdesk.risk.refresh import SCORES_TABLE, refresh_scores, score_accounts
+from creditdesk.risk.behaviour import (
+    FEATURES,
+    behaviour_features,
+    behaviour_target,
+    behaviour_training_frame,
+)
+from creditdesk.risk.features_sql import (
+    features_from_store,
+    target_from_store,
+    training_frame_from_store,
+)
+from creditdesk.risk.refresh import (
+    SCORES_TABLE,
+    read_books,
+    read_scores,
+    refresh_after_close,
+    refresh_scores,
+    score_accounts,
+)
 from creditdesk.risk.train import TrainOptions, train
 from creditdesk.store import open_store
 
@@ -105,3 +122,81 @@ def test_refresh_again_replaces_the_month_and_refuses_an_open_date(model_dir, st
     assert store.read(SCORES_TABLE, "as_of = ?", [END]).height == first.height
     with pytest.raises(BadInputError, match="closed business date"):
         refresh_scores(store, model_dir, END + timedelta(days=1))
+
+
+# --- the store's engine (Ibis -> DuckDB) against the Polars reference ---------------------
+
+def _assert_same(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    """Same rows and columns; integers and strings equal, floats within 1e-9."""
+    assert got.columns == want.columns and got.schema == want.schema
+    assert got["account_id"].to_list() == want["account_id"].to_list()
+    for c in want.columns:
+        a, b = got[c], want[c]
+        assert a.is_null().to_list() == b.is_null().to_list(), c
+        if b.dtype == pl.Float64:
+            diff = (a - b).abs().max()
+            assert diff is None or diff <= 1e-9, (c, diff)  # type: ignore[operator]
+        else:
+            assert a.equals(b), c
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 1, 20), date(2026, 3, 31), date(2026, 6, 30),
+                                   date(2026, 7, 14), END])
+def test_engine_features_equal_the_polars_reference(store, as_of):
+    books = read_books(store, as_of)
+    want = behaviour_features(books["account_day"], books["statements"], books["plans"],
+                              as_of, opened=books["accounts"].select("account_id", "opened"))
+    got = features_from_store(store, as_of)
+    assert got.height == want.height > 250
+    assert got["payment_to_due_3"].is_not_null().sum() > 0 or as_of < date(2026, 2, 15)
+    _assert_same(got, want)
+
+
+def test_engine_training_frame_equals_the_reference(book, store):
+    dates = [date(2026, 1, 31), date(2026, 2, 28)]
+    ad = book.table("account_day")
+    for as_of in dates:
+        assert target_from_store(store, as_of).equals(behaviour_target(ad, as_of))
+    got = training_frame_from_store(store, dates)
+    want = behaviour_training_frame(ad, book.table("statements"), book.table("plans"), dates,
+                                    opened=book.accounts.select("account_id", "opened"))
+    assert got.height > 500
+    _assert_same(got.sort("as_of", "account_id"), want.sort("as_of", "account_id"))
+
+
+def test_features_do_not_pull_the_account_day_history_into_python(store, monkeypatch):
+    """The refresh reads no account_day rows through the store: only one row per account."""
+    def refuse(table, *a, **k):
+        raise AssertionError(f"{table} read into Python")
+
+    monkeypatch.setattr(store, "read", refuse)
+    got = features_from_store(store, END)
+    n_accounts = store.scalar("SELECT count(DISTINCT account_id) FROM account_day "
+                              "WHERE business_date <= ?", [END])
+    n_rows = store.scalar("SELECT count(*) FROM account_day")
+    assert got.height == n_accounts and n_rows > 200 * got.height  # type: ignore[operator]
+
+
+def test_bulk_write_is_idempotent_per_month(model_dir, store):
+    july, august = date(2026, 7, 31), END
+    first = refresh_scores(store, model_dir, july)
+    refresh_scores(store, model_dir, august)
+    again = refresh_scores(store, model_dir, july)
+    stored = read_scores(store)
+    assert stored.height == first.height + read_scores(store, august).height
+    assert stored.group_by("as_of", "account_id").len()["len"].max() == 1
+    assert read_scores(store, july).sort("account_id").equals(again.sort("account_id"))
+    assert first.equals(again)
+
+
+def test_refresh_after_close_scores_month_ends_only(model_dir, store):
+    assert refresh_after_close(store, model_dir, date(2026, 7, 30)) is None
+    assert read_scores(store).height == 0  # nothing read, nothing written
+    scores = refresh_after_close(store, model_dir, date(2026, 7, 31))
+    assert scores is not None and scores.height > 150
+    assert {"account_id", "pd", "score", "band"} <= set(scores.columns)
+    assert read_scores(store, date(2026, 7, 31)).height == scores.height
+    # inside the caller's open transaction (the twin closes and scores in one) it nests
+    with store.transaction():
+        inner = refresh_after_close(store, model_dir, date(2026, 6, 30))
+    assert inner is not None and read_scores(store, date(2026, 6, 30)).height == inner.height
