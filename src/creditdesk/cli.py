@@ -202,8 +202,13 @@ def demo(customers: int = typer.Option(50_000, "--customers", help="customers to
         t.add_row(label, value)
     out_console.print(t)
     out_console.print(f"figures: {res.out / 'kpis.json'}\nreport:  {res.report}\n"
-                      f"books:   {res.store_url}")
-    out_console.print(f"open the console: creditdesk serve --store {res.store_url}")
+                      f"books:   {res.store_url}", soft_wrap=True)
+    first = "R00000000"
+    out_console.print(f"look at an account: creditdesk account show {first} --store "
+                      f"{res.store_url}", soft_wrap=True)
+    if any(c.name == "serve" for c in app.registered_commands):
+        out_console.print(f"open the console: creditdesk serve --store {res.store_url}",
+                          soft_wrap=True)
 
 
 def _demo_lines(k: dict[str, Any], money: Any) -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ def test_demo_writes_figures_report_and_store(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     res = _run("demo", "--customers", "300", "--days", "45", "--seed", "3", "--out", str(out))
     assert res.returncode == 0, res.stderr
-    assert "creditdesk serve --store duckdb:///" in res.stdout.replace("\n", "")
+    assert f"creditdesk account show R00000000 --store duckdb:///{out}" in res.stdout
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis["customers"] == 300 and kpis["days"] == 45
     for key in ("balances", "bucket_shares", "roll_rates", "recovery_rate",

@@ -20,6 +20,8 @@ def calibrate_cmd(
         "$CREDITDESK_DATA_DIR or ../shared/data)"),
     write: bool = typer.Option(False, "--write", help="store the fitted values as the shipped "
                                "calibration (simulate/calibrated.json)"),
+    daily: int = typer.Option(0, "--daily-check", min=0, help="also run the whole daily cycle "
+                              "on this many customers for 240 days and measure its transitions"),
     json_out: bool = typer.Option(False, "--json", help="print the full report as JSON"),
 ) -> None:
     """Fit the twin to the Taiwan status transitions and the debt-recovery RDD; show the gaps."""
@@ -27,7 +29,8 @@ def calibrate_cmd(
     from creditdesk.simulate.params import SimParams
 
     report = calibrate(SimParams(), data_dir=data_dir,
-                       write=default_calibration_file() if write else None)
+                       write=default_calibration_file() if write else None,
+                       daily_customers=daily)
     if json_out:
         print_json(report)
         return
@@ -43,6 +46,11 @@ def calibrate_cmd(
     g5 = report["transitions"]["max_abs_gap"]
     out_console.print(f"largest gap, merged: {tr['max_abs_gap']['gap']:.4f}; 5 states: "
                       f"{g5['gap']:.4f} ({g5['from']} -> {g5['to']})")
+    if "daily_cycle" in report:
+        dc = report["daily_cycle"]
+        out_console.print(f"whole daily cycle ({dc['customers']} customers, {dc['days']} days): "
+                          f"largest gap merged {dc['max_abs_gap_merged']}, 5 states "
+                          f"{dc['max_abs_gap']}")
     eff = report["recovery_effect"]
     out_console.print(f"recovery jump at 1000: real {eff['real']['common_slope_jump']:.1f} "
                       f"(se {eff['real']['common_slope_se']:.1f}), simulated "
