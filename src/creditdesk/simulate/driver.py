@@ -356,8 +356,7 @@ def _post(store: Store, cat: Catalogue, st: _State, d: date, txns: list[pl.DataF
 def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
                p: SimParams) -> None:
     """Yesterday's books for tomorrow, and the repayment decisions new bills trigger."""
-    ad = (store.read("account_day", "business_date = ?", [d]).select(_VIEW_COLS)
-          .join(st.idx, on="account_id"))
+    ad = _day_view(store, d).join(st.idx, on="account_id")
     i = ad.get_column("idx").to_numpy()
     st.open_[:] = False
     st.open_[i] = (ad.get_column("status") == "open").to_numpy()
@@ -389,6 +388,18 @@ def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generat
     idle = np.concatenate([nothing, np.zeros(len(loan_rows), bool)])
     keep = st.open_[acc]
     _decide(store, st, t, d, rng, p, acc[keep], due[keep], idle[keep])
+
+
+def _day_view(store: Store, d: date) -> pl.DataFrame:
+    """The columns of a closed date's ``account_day`` the borrowers react to."""
+    con = getattr(store, "con", None)
+    if con is None:
+        return store.read("account_day", "business_date = ?", [d]).select(_VIEW_COLS)
+    rel = con.sql(f"SELECT {', '.join(_VIEW_COLS)} FROM account_day WHERE business_date = ?",
+                  params=[d])
+    out = pl.from_arrow(rel.to_arrow_table())
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def _refresh(store: Store, st: _State, d: date, model: Path) -> None:
