@@ -121,3 +121,13 @@ def test_large_table_settings(data: tuple[pd.DataFrame, np.ndarray]) -> None:
     assert small.n_trees_ == round(small.best_iteration_ / 0.8)  # refit on every row
     with pytest.raises(BadInputError, match="large_rows must be None or an integer >= 1000"):
         GBMModel(large_rows=10).fit(X, y)
+
+
+def test_predict_proba_is_the_same_on_any_thread_count(fitted: GBMModel,
+                                                       data: tuple[pd.DataFrame, np.ndarray]
+                                                       ) -> None:
+    X = data[0]
+    one = fitted.predict_proba(X, num_threads=1)
+    np.testing.assert_array_equal(one, fitted.predict_proba(X, num_threads=2))
+    raw = fitted.booster_.predict(fitted._matrix(X), num_iteration=fitted.n_trees_)
+    np.testing.assert_array_equal(one[:, 1], raw)
