@@ -62,9 +62,8 @@ def model_dir(book, tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def store(book, tmp_path):
-    s = open_store(f"duckdb:///{tmp_path}/books.duckdb")
+def write_books(s, book: InMemoryBook) -> None:
+    """The book's accounts, history and closed dates, in one transaction of store ``s``."""
     dates = pl.Series(pl.date_range(START, END, eager=True))
     with s.transaction():
         s.append("accounts", book.accounts)
@@ -72,6 +71,12 @@ def store(book, tmp_path):
             s.append(t, book.table(t))
         s.append("closed_dates", pl.DataFrame({"business_date": dates,
                                                "closed_at": [datetime.now(UTC)] * len(dates)}))
+
+
+@pytest.fixture
+def store(book, tmp_path):
+    s = open_store(f"duckdb:///{tmp_path}/books.duckdb")
+    write_books(s, book)
     yield s
     s.close()
 
@@ -200,3 +205,56 @@ def test_refresh_after_close_scores_month_ends_only(model_dir, store):
     with store.transaction():
         inner = refresh_after_close(store, model_dir, date(2026, 6, 30))
     assert inner is not None and read_scores(store, date(2026, 6, 30)).height == inner.height
+
+
+# --- the model shipped in the package ----------------------------------------------------
+
+def test_shipped_model_is_a_small_verified_artifact_that_scores_a_twin(tmp_path):
+    from creditdesk.risk.artifact import FORMAT, FORMAT_VERSION, read_manifest
+    from creditdesk.risk.refresh import BEHAVIOUR_MODEL
+    from creditdesk.simulate.driver import run_twin
+    from creditdesk.simulate.params import load_params
+
+    manifest = read_manifest(BEHAVIOUR_MODEL)
+    assert (manifest["format"], manifest["format_version"]) == (FORMAT, FORMAT_VERSION)
+    bundle = load_model(BEHAVIOUR_MODEL)  # digests checked
+    assert bundle.model_type == "gbm"
+    assert sorted(bundle.schema.features) == sorted(FEATURES)
+    size = sum(p.stat().st_size for p in BEHAVIOUR_MODEL.iterdir())
+    assert size < 5_000_000
+
+    store = open_store(f"duckdb:///{tmp_path}/twin.duckdb")
+    run_twin(store, customers=300, days=62, seed=8, params=load_params())
+    jan, feb = date(2026, 1, 31), date(2026, 2, 28)
+    feb_scores = refresh_after_close(store, BEHAVIOUR_MODEL, feb)
+    assert refresh_after_close(store, BEHAVIOUR_MODEL, feb + timedelta(days=1)) is None
+    assert feb_scores is not None
+    f = features_from_store(store, feb)
+    assert feb_scores["account_id"].to_list() == f.filter(
+        (pl.col("status") != "charged_off") & (pl.col("dpd_now") < 60))["account_id"].to_list()
+    assert feb_scores["pd"].is_between(0, 1).all()
+    refresh_after_close(store, BEHAVIOUR_MODEL, jan)
+    assert set(read_scores(store)["as_of"]) == {jan, feb}
+    # accounts late in the last 90 days score riskier than the ones never late
+    j = feb_scores.join(f.select("account_id", "worst_dpd_90d"), on="account_id")
+    late = j.filter(pl.col("worst_dpd_90d") > 0)["pd"].mean()
+    clean = j.filter(pl.col("worst_dpd_90d") == 0)["pd"].mean()
+    assert late > clean  # type: ignore[operator]
+    store.close()
+
+
+@pytest.mark.spark
+def test_spark_lake_gives_the_duckdb_features_and_writes_its_scores(book, store, tmp_path):
+    """The same Ibis expressions compiled to Spark SQL over the lake; the month written twice."""
+    from creditdesk.risk.refresh import BEHAVIOUR_MODEL
+
+    lake = open_store(f"spark:///{tmp_path}/lake")
+    write_books(lake, book)
+    as_of = date(2026, 6, 30)
+    assert features_from_store(lake, as_of).equals(features_from_store(store, as_of))
+    assert target_from_store(lake, date(2026, 1, 31)).equals(
+        target_from_store(store, date(2026, 1, 31)))
+    first = refresh_scores(lake, BEHAVIOUR_MODEL, as_of)
+    refresh_scores(lake, BEHAVIOUR_MODEL, as_of)
+    assert read_scores(lake).sort("account_id").equals(first.sort("account_id"))
+    assert first.equals(refresh_scores(store, BEHAVIOUR_MODEL, as_of))
