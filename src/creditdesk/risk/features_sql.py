@@ -242,6 +242,10 @@ def run_expr(store: Store, expr: ir.Table) -> pl.DataFrame:
         names = {op.name for op in expr.op().find(ops.UnboundTable)}
         for name in sorted(names):
             store.frame(name).createOrReplaceTempView(name)
+        if getattr(ibis.options, "pyspark", None) is None:  # the compiler reads its options
+            from ibis.backends.pyspark import Backend as PySparkBackend
+
+            PySparkBackend.register_options()
         sql = ibis.to_sql(expr, dialect="pyspark")
         arrow = store.spark.sql(str(sql)).toArrow()
     out = pl.from_arrow(arrow)
