@@ -117,8 +117,10 @@ def test_recovery_fit_hits_its_targets_and_the_measured_jump_agrees() -> None:
                      common_slope_se=50.0, threshold=1000.0, window=(900.0, 1100.0))
     fitted = fit_recovery(p, real, left_limit=500.0)
     h0, h1 = level_hazards(fitted)
-    assert (h1 >= h0).all()
     paid0, paid1 = 1 - np.prod(1 - h0), 1 - np.prod(1 - h1)
+    assert paid1 > paid0
+    # annoyance: on the days after an agent call the next contacts do a little less
+    assert (h1 < h0).any()
     assert 1500 * paid0 == pytest.approx(500.0, abs=1.0)
     assert 1500 * (paid1 - paid0) == pytest.approx(200.0, abs=1.0)
     x = np.tile(np.linspace(900, 1099, 200), 60)

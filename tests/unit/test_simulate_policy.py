@@ -22,7 +22,7 @@ def _gate(account: list[int], channel: list[int], minute: list[int], hold: list[
                       np.array(minute, dtype=np.int32), np.zeros(len(account), bool))
     return gate(props, DAY, np.arange(n_acc), np.full(n_acc, tz),
                 np.array([f"+86139{i:08d}" for i in range(n_acc)]), np.array(hold[:n_acc]),
-                np.full(n_acc, 15), np.full(n_acc, 10_000), ContactLog.new(load_profile("CN")),
+                np.full(n_acc, 15), ContactLog.new(load_profile("CN")),
                 np.array(u), RPC, 1.0)
 
 

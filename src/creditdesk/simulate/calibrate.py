@@ -53,8 +53,8 @@ from creditdesk.simulate.targets import (
     taiwan_transitions,
 )
 
-__all__ = ["calibrate", "expected_transitions", "fit_recovery", "fit_transitions",
-           "level_hazards", "simulate_recovery"]
+__all__ = ["apply_policy", "calibrate", "expected_transitions", "fit_recovery",
+           "fit_transitions", "level_hazards", "policy_adjustments", "simulate_recovery"]
 
 _FEASIBLE = bh.feasible_mask()
 #: free logits, each a list of the cells that share it (diagonals are the references).
@@ -84,12 +84,15 @@ def _taiwan_population() -> tuple[np.ndarray, np.ndarray]:
 
 
 def expected_transitions(theta: np.ndarray, loading: np.ndarray, sigma: float,
-                         start: np.ndarray, risk: np.ndarray, months: int = _MONTHS
-                         ) -> np.ndarray:
+                         start: np.ndarray, risk: np.ndarray, months: int = _MONTHS,
+                         adjust: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Expected month-to-month transition counts (5x5) of the monthly model.
 
     Each customer's status distribution is propagated exactly from their ``start``
-    status, averaging over the random effect's quadrature nodes.
+    status, averaging over the random effect's quadrature nodes. ``adjust`` =
+    (cure, reminded) applies the built-in policy on top (:func:`policy_adjustments`):
+    in status *s* a share ``cure[s]`` of the late outcomes is cured by contacts and
+    a share ``reminded[s]`` of them paid on time after a reminder.
 
     >>> start = np.array([0, 1]); risk = np.zeros(2)
     >>> c = expected_transitions(np.zeros((5, 5)), np.zeros(5), 0.0, start, risk, months=1)
@@ -103,6 +106,8 @@ def expected_transitions(theta: np.ndarray, loading: np.ndarray, sigma: float,
         # one transition matrix per customer and status: (n, 5, 5)
         p = np.stack([bh.next_status_probabilities(np.full(n, s), z, theta, loading)
                       for s in range(5)], axis=1)
+        if adjust is not None:
+            p = apply_policy(p, *adjust)
         dist = np.zeros((n, 5))
         dist[np.arange(n), start] = 1.0
         for _ in range(months):
@@ -110,6 +115,39 @@ def expected_transitions(theta: np.ndarray, loading: np.ndarray, sigma: float,
             counts += w * flow.sum(axis=0)
             dist = flow.sum(axis=1)
     return counts
+
+
+def apply_policy(p: np.ndarray, cure: np.ndarray, reminded: np.ndarray) -> np.ndarray:
+    """Move the late outcomes that contacts cure or reminders prevent to "revolving".
+
+    >>> p = np.zeros((1, 5, 5)); p[0, :, 2] = 1.0
+    >>> apply_policy(p, np.full(5, 0.25), np.zeros(5))[0, 2].tolist()
+    [0.0, 0.25, 0.75, 0.0, 0.0]
+    """
+    moved = 1.0 - (1.0 - cure) * (1.0 - reminded)  # (5,)
+    late = p[:, :, 2:] * moved[None, :, None]
+    out = p.copy()
+    out[:, :, 2:] -= late
+    out[:, :, 1] += late.sum(axis=2)
+    return out
+
+
+def policy_adjustments(params: SimParams) -> tuple[np.ndarray, np.ndarray]:
+    """What the built-in policy adds to the monthly model, per status (from its schedule).
+
+    ``cure[s]``: the chance that an account in late status *s* pays its arrears within
+    the month through a kept promise or a self-cure, along the policy's schedule on
+    the days past due that month covers (late_1: 22-51, late_2: 52-81, 3+: 82-111),
+    annoyance included (:func:`schedule_hazard`). ``reminded[s]``: the share of late
+    outcomes a pre-due reminder prevents — revolving accounts get reminders, accounts
+    paid duly do not unless a behaviour score flags them (not assumed here).
+    """
+    h = schedule_hazard(params, policy_schedule(111))
+    cure = np.zeros(5)
+    for s, first in ((2, 22), (3, 52), (4, 82)):
+        cure[s] = 1.0 - float(np.prod(1.0 - h[first - 1:first + 29]))
+    reminded = np.array([0.0, params.reminder_late_reduction, 0.0, 0.0, 0.0])
+    return cure, reminded
 
 
 def _theta(x: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -121,7 +159,7 @@ def _theta(x: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 
 def fit_transitions(params: SimParams, real: TransitionTable | None = None,
-                    max_rows: int | None = 6000) -> tuple[SimParams, np.ndarray]:
+                    max_rows: int | None = 5000) -> tuple[SimParams, np.ndarray]:
     """Maximum-likelihood ``theta`` and ``risk_sigma``; returns them and the expected counts.
 
     The likelihood is that of the real merged (4-state) counts; ``max_rows`` takes
@@ -140,9 +178,11 @@ def fit_transitions(params: SimParams, real: TransitionTable | None = None,
     base = np.where(_FEASIBLE, 0.0, -np.inf)
     c_real = merge_counts(real.counts.astype(float))
 
+    adjust = policy_adjustments(params)
+
     def nll(x: np.ndarray) -> float:
         counts = merge_counts(expected_transitions(_theta(x[:-1], base), loading, abs(x[-1]),
-                                                   start, risk))
+                                                   start, risk, adjust=adjust))
         prob = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
         return float(-(c_real * np.log(np.maximum(prob, 1e-12))).sum() / c_real.sum())
 
@@ -154,35 +194,81 @@ def fit_transitions(params: SimParams, real: TransitionTable | None = None,
     out = np.where(np.isfinite(theta), theta, -30.0).round(4)
     fitted = replace(params, theta=tuple(tuple(float(v) for v in row) for row in out),
                      risk_sigma=round(float(abs(res.x[-1])), 4))
-    counts = expected_transitions(np.array(fitted.theta), loading, fitted.risk_sigma, start, risk)
+    counts = expected_transitions(np.array(fitted.theta), loading, fitted.risk_sigma, start, risk,
+                                  adjust=adjust)
     return fitted, counts * (full / len(start))
+
+
+Schedule = list[list[tuple[str, int]]]
+"""Per day past due, the contacts made: (channel name, local minute)."""
+
+
+def schedule_hazard(params: SimParams, schedule: Schedule) -> np.ndarray:
+    """Daily chance that a debt in arrears is paid, along a contact schedule.
+
+    The daily cycle's own response model: each contact reaches the debtor (read rate,
+    or the right-party rate of its hour), may end in a promise that is kept; annoyance
+    builds up with the contacts and decays daily, lowering the promise rate, so the
+    tenth call of a fortnight does less than the first. Self-cure comes on top.
+
+    >>> from creditdesk.simulate.params import load_params
+    >>> h = schedule_hazard(load_params(), [[], [("agent", 12 * 60)]])
+    >>> bool(h[1] > h[0] > 0)
+    True
+    """
+    rpc = np.array(params.rpc_by_hour)
+    annoyance = 0.0
+    out = np.zeros(len(schedule))
+    for i, day in enumerate(schedule):
+        annoyance *= params.annoyance_decay
+        for ch, minute in day:
+            late = minute < 8 * 60 or minute >= 21 * 60
+            annoyance += params.annoyance_per_contact[ch] + late * params.annoyance_out_of_hours
+        miss = 1.0 - params.self_cure_daily
+        for ch, minute in day:
+            if ch in ("sms", "push"):
+                reach = params.reminder_read_rate
+            else:
+                reach = rpc[minute // 60] * (params.robot_rpc_factor if ch == "robot" else 1.0)
+            promise = bh.promise_probability(np.array([params.promise_rate[ch]]),
+                                             np.array([annoyance]), np.zeros(1, bool), params)
+            miss *= 1.0 - reach * float(promise[0]) * params.promise_kept_rate
+        out[i] = 1.0 - miss
+    return out
+
+
+def policy_schedule(days: int) -> Schedule:
+    """The built-in policy's contacts by day past due (1..days), from :func:`propose`."""
+    from creditdesk.simulate.policy import CHANNEL_NAMES, propose
+
+    dpd = np.arange(1, days + 1)
+    props = propose(0, dpd, np.full(days, -1), np.ones(days, np.int64), np.full(days, 2),
+                    np.zeros(days, bool), np.ones(days, bool))
+    out: Schedule = [[] for _ in range(days)]
+    for a, ch, minute in zip(props.account, props.channel, props.minute, strict=True):
+        out[int(a)].append((CHANNEL_NAMES[int(ch)], int(minute)))
+    return out
 
 
 def level_hazards(params: SimParams, days: int = HORIZON_DAYS) -> tuple[np.ndarray, np.ndarray]:
     """Daily payment hazard of a debt in arrears under Level 0 and Level 1 treatment.
 
-    Uses the twin's own contact model: the policy's M1 schedule (SMS on set days, a
-    robot call at 19:00 every other day from day 3) for Level 0, plus a weekly agent call
-    at 12:15 with an evening retry for Level 1; each reached contact ends in a kept
-    promise with the twin's probabilities.
+    Level 0: the policy's M1 treatment held for the whole horizon (SMS on set days, a
+    robot call at 19:00 every other day from day 3); Level 1 adds a weekly agent call
+    at 12:15 with an evening retry. Both through :func:`schedule_hazard`.
     """
-    dpd = np.arange(1, days + 1)
-    kept = params.promise_kept_rate
-    zero = np.zeros(1)
-    no = np.zeros(1, bool)
-
-    def pay(channel: str, reach: float) -> float:
-        rate = np.array([params.promise_rate[channel]])
-        return float(reach * bh.promise_probability(rate, zero, no, params)[0] * kept)
-
-    sms_days = np.isin(dpd, [1, 3, 7, 15, 25]) | ((dpd > 30) & (dpd % 7 == 0))
-    robot_days = (dpd >= 3) & (dpd % 2 == 1)
-    rpc = np.array(params.rpc_by_hour)
-    h0 = (params.self_cure_daily + sms_days * pay("sms", params.reminder_read_rate)
-          + robot_days * pay("robot", rpc[19] * params.robot_rpc_factor))
-    agent_reach = rpc[12] + (1 - rpc[12]) * rpc[19]
-    h1 = h0 + (dpd % 7 == 1) * pay("agent", agent_reach)
-    return np.clip(h0, 0, 1), np.clip(h1, 0, 1)
+    level0: Schedule = []
+    level1: Schedule = []
+    for d in range(1, days + 1):
+        day: list[tuple[str, int]] = []
+        if d in (1, 3, 7, 15, 25) or (d > 30 and d % 7 == 0):
+            day.append(("sms", 9 * 60 + 30))
+        if d >= 3 and d % 2 == 1:
+            day.append(("robot", 19 * 60))
+        level0.append(day)
+        level1.append(day + ([("agent", 12 * 60 + 15), ("agent", 19 * 60 + 30)]
+                             if d % 7 == 1 else []))
+    return schedule_hazard(params, level0), schedule_hazard(params, level1)
 
 
 def _paid_share(h: np.ndarray) -> float:
@@ -246,16 +332,18 @@ def calibrate(params: SimParams | None = None, *, data_dir: Path | None = None,
     """
     params = params or load_params()
     real_t = taiwan_transitions()
-    fitted, counts = fit_transitions(params, real_t)
-    sim_t = TransitionTable.from_counts(np.round(counts).astype(np.int64))
-    gap, g_from, g_to = max_abs_gap(real_t, sim_t)
     df = debt_recovery_data(data_dir)
     x = df.get_column("expected_recovery_amount").to_numpy().astype(float)
     y = df.get_column("actual_recovery_amount").to_numpy().astype(float)
     window = (900.0, 1100.0)
     real_rdd = rdd_jump(x, y, 1000.0, window)
     left = _real_left_limit(x, y, 1000.0, window)
-    fitted = fit_recovery(fitted, real_rdd, left)
+    # the collection response first: the transitions fit then knows what the built-in
+    # policy's contacts add on top of the monthly decision
+    fitted = fit_recovery(params, real_rdd, left)
+    fitted, counts = fit_transitions(fitted, real_t)
+    sim_t = TransitionTable.from_counts(np.round(counts).astype(np.int64))
+    gap, g_from, g_to = max_abs_gap(real_t, sim_t)
     # the simulated effect, measured on simulated cohorts with the real x values
     xs = np.tile(x[(x >= window[0]) & (x < window[1])], replicates)
     ys = simulate_recovery(fitted, xs)

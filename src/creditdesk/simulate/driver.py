@@ -43,7 +43,7 @@ from creditdesk.store.base import Store
 __all__ = ["TwinRun", "run_twin"]
 
 _VIEW_COLS = ("account_id", "status", "principal", "total_due", "billed_principal",
-              "overdue_amount", "dpd", "bucket", "interest_on")
+              "overdue_amount", "dpd", "bucket", "interest_on", "accrued_interest")
 _MAX_TERMS = 12
 _HOLD_DAYS = 14
 #: behaviour-score PD from which a current account gets pre-due reminders
@@ -83,6 +83,7 @@ class _State:
     total_due: np.ndarray
     billed: np.ndarray
     overdue: np.ndarray
+    accrued: np.ndarray           # interest accrued, not yet billed
     dpd: np.ndarray
     bucket: np.ndarray
     revolving: np.ndarray
@@ -91,7 +92,8 @@ class _State:
     target: np.ndarray
     pay_day: np.ndarray
     pay_kind: np.ndarray
-    pay_share: np.ndarray
+    pay_part: np.ndarray          # a part-payment's amount, fixed when decided
+    revolved: np.ndarray          # still revolving the day after the last due date
     next_due: np.ndarray
     inattentive: np.ndarray
     promise_day: np.ndarray
@@ -121,10 +123,12 @@ def _state(pop: Population, start: date) -> _State:
         ids=t.get_column("account_id").to_numpy(),
         cust_ids=t.get_column("customer_id").to_numpy(),
         open_=np.zeros(n, bool), principal=z.copy(), total_due=z.copy(), billed=z.copy(),
-        overdue=z.copy(), dpd=np.zeros(n, np.int32), bucket=np.full(n, "M0", dtype=object),
+        overdue=z.copy(), accrued=z.copy(), dpd=np.zeros(n, np.int32),
+        bucket=np.full(n, "M0", dtype=object),
         revolving=np.zeros(n, bool), status_now=np.zeros(n, np.int8),
         target=np.zeros(n, np.int8), pay_day=np.full(n, -1, np.int32),
-        pay_kind=np.zeros(n, np.int8), pay_share=np.zeros(n), next_due=np.full(n, -10**6),
+        pay_kind=np.zeros(n, np.int8), pay_part=z.copy(),
+        revolved=np.zeros(n, bool), next_due=np.full(n, -10**6),
         inattentive=np.zeros(n, bool), promise_day=np.full(n, -1, np.int32),
         loan_due=np.full((n, _MAX_TERMS), -1, np.int32),
         loan_total=np.zeros((n, _MAX_TERMS), np.int64),
@@ -169,6 +173,8 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
         # into the file (a checkpoint) after every date would rewrite the growing tables
         # daily, so let it grow to 1 GB between checkpoints (DuckDB checkpoints on close)
         con.execute("SET checkpoint_threshold = '1GB'").fetchall()
+        # the twin keeps its own state in memory; DuckDB's cache need not grow past this
+        con.execute("SET memory_limit = '1GB'").fetchall()
     log = ContactLog.new(load_profile(profile))
     unemp = unemployment_path(params.scenario, days)
     run = TwinRun(start, days, customers, pop.traits.height)
@@ -218,7 +224,7 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         log.prune(int((d - date(1970, 1, 1)).days) * 86_400_000_000)
     hold = st.hold_until >= t
     allowed, rules, connected, ts_us, skipped = gate(
-        props, d, st.cust, st.tz, st.phone, hold, st.dpd, st.total_due, log,
+        props, d, st.cust, st.tz, st.phone, hold, st.dpd, log,
         rng.random(len(props)), np.array(p.rpc_by_hour), p.robot_rpc_factor)
     a = props.account
     ch = props.channel
@@ -303,11 +309,13 @@ def _payments(st: _State, t: int, rng: np.random.Generator, p: SimParams
     kind = np.where(due, st.pay_kind, bh.NONE)
     amount = np.zeros(len(kind), np.int64)
     upcoming = _upcoming_loan_total(st, t)
-    full = st.total_due + st.billed
+    # paying a revolving bill in full clears the interest accrued since it too (settled
+    # before principal), plus today's accrual: a day's interest is at most 0.1 % here
+    full = st.total_due + st.billed + st.accrued + (st.billed + st.accrued) // 1000 + 1
     amount = np.where(kind == bh.FULL, np.where(st.is_loan, st.overdue + upcoming, full), amount)
     amount = np.where(kind == bh.DUE, np.where(st.is_loan, st.overdue + upcoming, st.total_due),
                       amount)
-    amount = np.where(kind == bh.PARTIAL, np.round(st.overdue * st.pay_share).astype(np.int64),
+    amount = np.where(kind == bh.PARTIAL, np.minimum(st.pay_part, st.overdue),
                       amount)
     # self-cure: a delinquent account with nothing planned pays its arrears today
     idle = st.open_ & (st.dpd > 0) & (amount == 0) & (st.pay_day < t)
@@ -362,10 +370,14 @@ def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generat
     st.open_[i] = (ad.get_column("status") == "open").to_numpy()
     for name, col in (("principal", "principal"), ("total_due", "total_due"),
                       ("billed", "billed_principal"), ("overdue", "overdue_amount"),
-                      ("dpd", "dpd")):
+                      ("dpd", "dpd"), ("accrued", "accrued_interest")):
         getattr(st, name)[i] = ad.get_column(col).fill_null(0).to_numpy()
     st.bucket[i] = ad.get_column("bucket").to_numpy()
     st.revolving[i] = ad.get_column("interest_on").fill_null(False).to_numpy()
+    # "revolving" in the Taiwan sense: the last bill was not paid in full by its due
+    # date, read the day after that date (a later bill's own interest must not count)
+    after_due = st.next_due == t - 1
+    st.revolved[after_due] = st.revolving[after_due]
     new = (store.read("instalments", "business_date = ?", [d])
            .filter(pl.col("plan_id").is_not_null()).join(st.idx, on="account_id"))
     if new.height:
@@ -422,7 +434,7 @@ def _decide(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
     if not len(acc):
         return
     c = st.cust[acc]
-    s = bh.status_of(st.dpd[acc], st.revolving[acc] & ~st.is_loan[acc]).astype(np.int8)
+    s = bh.status_of(st.dpd[acc], st.revolved[acc] & ~st.is_loan[acc]).astype(np.int8)
     hard = st.hardship_until[c] >= t
     shift = hard * p.hardship_shift + p.annoyance_willingness * st.annoyance[c]
     probs = bh.next_status_probabilities(s, st.risk[acc], np.array(p.theta),
@@ -438,7 +450,9 @@ def _decide(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
     st.status_now[acc] = s
     st.target[acc] = target
     st.pay_kind[acc] = kind
-    st.pay_share[acc] = bh.partial_share(s, target)
+    # arrears are paid oldest first: the part is set now, on today's arrears, so that
+    # the due about to be missed is not paid with it
+    st.pay_part[acc] = np.round(st.overdue[acc] * bh.partial_share(s, target)).astype(np.int64)
     st.pay_day[acc] = pay_day
     st.next_due[acc] = due
     st.inattentive[acc] = (target >= 2) & (s <= 1) & ~hard

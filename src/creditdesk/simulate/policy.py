@@ -31,7 +31,7 @@ __all__ = ["CHANNEL_NAMES", "ContactLog", "Proposals", "gate", "propose"]
 CHANNEL_NAMES = ("sms", "push", "robot", "agent")
 SMS, PUSH, ROBOT, AGENT = range(4)
 #: message templates: signed with the lender's name (CN rules want the sender identified)
-_REMINDER = "【信用助手】您本期账单{amt}元将于{due}到期，请按时还款。回TD退订"
+_REMINDER = "【信用助手】您本期账单将于{due}后两天到期，请按时还款。回TD退订"
 _DUNNING = "【信用助手】您的账款已逾期{dpd}天，请尽快还款，如有困难可来电协商还款计划。回TD退订"
 _HISTORY_DAYS = 8
 
@@ -112,7 +112,7 @@ class ContactLog:
 
 
 def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone: np.ndarray,
-         hold: np.ndarray, dpd: np.ndarray, total_due: np.ndarray, log: ContactLog,
+         hold: np.ndarray, dpd: np.ndarray, log: ContactLog,
          connect_u: np.ndarray, rpc_by_hour: np.ndarray, robot_factor: float
          ) -> tuple[np.ndarray, list[str | None], np.ndarray, np.ndarray, np.ndarray]:
     """Check each proposal in time order and draw whether it connected.
@@ -124,37 +124,52 @@ def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone:
     the attempts per number.
     """
     n = len(props)
-    allowed = np.zeros(n, bool)
-    connected = np.zeros(n, bool)
-    ts_us = np.zeros(n, np.int64)
-    skipped = np.zeros(n, bool)
+    allowed = [False] * n
+    connected = [False] * n
+    ts_list = [0] * n
+    skipped = [False] * n
     reached: set[int] = set()
     rules: list[str | None] = [None] * n
-    order = np.lexsort((props.account, props.minute))
-    zones: dict[str, ZoneInfo] = {}
+    order = np.lexsort((props.account, props.minute)).tolist()
+    # Python scalars once: indexing numpy arrays one element at a time is slow
+    acc_l = props.account.tolist()
+    ch_l = props.channel.tolist()
+    min_l = props.minute.tolist()
+    rem_l = props.reminder.tolist()
+    u_l = connect_u.tolist()
+    rpc = rpc_by_hour.tolist()
+    instants: dict[tuple[str, int], tuple[datetime, int]] = {}
+    texts: dict[tuple[bool, int], str] = {}
+    empty = History()
+    profile = log.profile
     for i in order:
-        a = int(props.account[i])
-        c = int(customer[a])
-        ch = int(props.channel[i])
-        zname = str(tz[a])
-        zone = zones.get(zname) or zones.setdefault(zname, ZoneInfo(zname))
-        m = int(props.minute[i])
+        a = acc_l[i]
+        ch = ch_l[i]
         if ch == AGENT and a in reached:
             skipped[i] = True
             continue
-        ts = datetime(d.year, d.month, d.day, m // 60, m % 60, tzinfo=zone)
-        ts_us[i] = int(ts.astimezone(UTC).timestamp()) * 1_000_000
+        c = int(customer[a])
+        zname = str(tz[a])
+        m = min_l[i]
+        hit = instants.get((zname, m))
+        if hit is None:
+            ts0 = datetime(d.year, d.month, d.day, m // 60, m % 60, tzinfo=ZoneInfo(zname))
+            hit = instants[zname, m] = (ts0, int(ts0.astimezone(UTC).timestamp()) * 1_000_000)
+        ts, ts_list[i] = hit
         number = str(phone[a])
         if ch in (SMS, PUSH):
-            text = (_REMINDER.format(amt=f"{total_due[a] / 100:.2f}", due=d.isoformat())
-                    if props.reminder[i] else _DUNNING.format(dpd=int(dpd[a])))
+            key = (bool(rem_l[i]), 0 if rem_l[i] else int(dpd[a]))
+            text = texts.get(key)
+            if text is None:
+                text = texts[key] = (_REMINDER.format(due=d.isoformat()) if key[0]
+                                     else _DUNNING.format(dpd=key[1]))
             proposed = ProposedContact(ts, "sms" if ch == SMS else "push", number=number,
                                        template=text, opt_out=True)
         else:
             proposed = ProposedContact(ts, "voice", number=number, robot=ch == ROBOT)
         hist = log.histories.get(c)
         decision = check(proposed, log.state(zname, bool(hold[c])),
-                         hist if hist is not None else History(), log.profile)
+                         hist if hist is not None else empty, profile)
         if not decision.allowed:
             rules[i] = getattr(decision, "rule_id", "blocked")
             continue
@@ -162,11 +177,12 @@ def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone:
         if ch in (SMS, PUSH):
             event = ContactEvent(ts, proposed.channel, number=number)
         else:
-            p = rpc_by_hour[m // 60] * (robot_factor if ch == ROBOT else 1.0)
-            connected[i] = bool(connect_u[i] < p)
-            if connected[i] and ch == AGENT:
+            ok = u_l[i] < rpc[m // 60] * (robot_factor if ch == ROBOT else 1.0)
+            connected[i] = ok
+            if ok and ch == AGENT:
                 reached.add(a)
-            event = ContactEvent(ts, "voice", number=number, connected=bool(connected[i]),
-                                 conversation=bool(connected[i]), robot=ch == ROBOT)
+            event = ContactEvent(ts, "voice", number=number, connected=ok, conversation=ok,
+                                 robot=ch == ROBOT)
         log.histories[c] = hist.added(event) if hist is not None else History([event])
-    return allowed, rules, connected, ts_us, skipped
+    return (np.array(allowed, bool), rules, np.array(connected, bool),
+            np.array(ts_list, np.int64), np.array(skipped, bool))
