@@ -177,12 +177,15 @@ def demo(customers: int = typer.Option(50_000, "--customers", help="customers to
                                       help="macro scenario: baseline, recession or recovery"),
          out: Path = typer.Option(Path("./creditdesk-demo"), "--out",
                                   help="folder for kpis.json, report.html and the store"),
+         behaviour_model: Path | None = typer.Option(
+             None, "--behaviour-model", help="behaviour-score model refreshed at month ends "
+             "(default: the one shipped; 'none' to run without)"),
          json_out: bool = typer.Option(False, "--json")) -> None:
     """Run the digital twin's daily cycle on a new book; write figures, report and store."""
     from creditdesk.demo import check_demo_args, run_demo
     from creditdesk.money import format_minor
 
-    check_demo_args(customers, days, scenario, out)
+    check_demo_args(customers, days, scenario, out, behaviour_model)
     with _progress() as prog:
         task = prog.add_task("daily cycle", total=days)
 
@@ -190,7 +193,7 @@ def demo(customers: int = typer.Option(50_000, "--customers", help="customers to
             prog.update(task, total=n, completed=i, description=f"closed {d}")
 
         res = run_demo(out, customers=customers, days=days, seed=seed, scenario=scenario,
-                       on_day=tick)
+                       behaviour_model=behaviour_model, on_day=tick)
     k = res.kpis
     if json_out:
         print_json(k)

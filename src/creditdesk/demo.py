@@ -24,9 +24,11 @@ from creditdesk.errors import BadInputError
 from creditdesk.simulate.params import SCENARIOS, load_params
 from creditdesk.store import open_store
 
-__all__ = ["DemoResult", "check_demo_args", "run_demo"]
+__all__ = ["NO_MODEL", "DemoResult", "check_demo_args", "run_demo"]
 
 STORE_FILE = "creditdesk.duckdb"
+NO_MODEL = Path("none")
+"""Pass as ``behaviour_model`` to run the demo without the behaviour score."""
 MAX_CUSTOMERS = 10_000_000
 MAX_DAYS = 3660
 
@@ -41,7 +43,8 @@ class DemoResult:
     report: Path
 
 
-def check_demo_args(customers: int, days: int, scenario: str, out: Path) -> Path:
+def check_demo_args(customers: int, days: int, scenario: str, out: Path,
+                    behaviour_model: Path | None = None) -> Path:
     """Refuse impossible parameters before any work; returns the resolved output folder.
 
     >>> check_demo_args(0, 10, "baseline", Path("x"))
@@ -58,6 +61,11 @@ def check_demo_args(customers: int, days: int, scenario: str, out: Path) -> Path
     if scenario not in SCENARIOS:
         raise BadInputError(f"scenario must be one of {', '.join(SCENARIOS)}; got {scenario!r}",
                             field="scenario", value=scenario)
+    if behaviour_model is not None and behaviour_model != NO_MODEL and not (
+            behaviour_model / "manifest.json").is_file():
+        raise BadInputError(f"behaviour_model must be a folder written by creditdesk risk train; "
+                            f"got {str(behaviour_model)!r}", field="behaviour_model",
+                            value=str(behaviour_model))
     out = out.expanduser().resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -72,13 +80,20 @@ def check_demo_args(customers: int, days: int, scenario: str, out: Path) -> Path
 
 def run_demo(out: Path, *, customers: int = 50_000, days: int = 120, seed: int = 7,
              scenario: str = "baseline", start: date = date(2026, 1, 1),
+             behaviour_model: Path | None = None,
              on_day: Callable[[date, int, int], None] | None = None) -> DemoResult:
-    """Build the twin's book in ``out``, run ``days`` dates, write the figures and report."""
+    """Build the twin's book in ``out``, run ``days`` dates, write the figures and report.
+
+    ``behaviour_model``: the behaviour score refreshed at each month end (default: the
+    model shipped in the package, trained on a longer twin run); pass a folder of
+    your own, or use :data:`NO_MODEL` to run without it.
+    """
     from creditdesk.reports.demo_report import write_demo_report
+    from creditdesk.risk.refresh import BEHAVIOUR_MODEL
     from creditdesk.simulate.driver import run_twin
     from creditdesk.simulate.kpis import demo_kpis, demo_report_data
 
-    out = check_demo_args(customers, days, scenario, out)
+    out = check_demo_args(customers, days, scenario, out, behaviour_model)
     params = load_params(scenario=scenario)
     db = out / STORE_FILE
     for p in (db, db.with_suffix(".duckdb.wal")):
@@ -87,8 +102,10 @@ def run_demo(out: Path, *, customers: int = 50_000, days: int = 120, seed: int =
     store = open_store(url)
     try:
         t0 = time.perf_counter()
+        model = BEHAVIOUR_MODEL if behaviour_model is None else behaviour_model
         run = run_twin(store, customers=customers, days=days, seed=seed, params=params,
-                       start=start, on_day=on_day)
+                       start=start, on_day=on_day,
+                       behaviour_model=None if model == NO_MODEL else model)
         seconds = time.perf_counter() - t0
         kpis = demo_kpis(store, seed=seed, days=days, customers=customers, seconds=seconds)
         kpis["scenario"] = scenario

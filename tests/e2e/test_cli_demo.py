@@ -43,7 +43,8 @@ def test_demo_writes_figures_report_and_store(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "field"), [
     (["--customers", "-5"], "customers"), (["--days", "0"], "days"),
-    (["--scenario", "boom"], "scenario")])
+    (["--scenario", "boom"], "scenario"), (["--behaviour-model", "/nonexistent"],
+                                           "behaviour_model")])
 def test_demo_refuses_impossible_parameters_before_any_work(tmp_path: Path, args: list[str],
                                                             field: str) -> None:
     out = tmp_path / "never"

@@ -196,7 +196,7 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
             run_eod(store, d, lp)
             t2b = time.perf_counter()
             _read_back(store, st, t, d, rng, params)
-            if behaviour_model is not None and (d + timedelta(days=1)).day == 1:
+            if behaviour_model is not None:
                 _refresh(store, st, d, behaviour_model)
         t3 = time.perf_counter()
         for k, v in (("behaviour_and_contacts", t1 - t0), ("post", t2 - t1),
@@ -415,10 +415,13 @@ def _day_view(store: Store, d: date) -> pl.DataFrame:
 
 
 def _refresh(store: Store, st: _State, d: date, model: Path) -> None:
-    """risk.refresh after a month end's close: score the books, keep each account's PD."""
-    from creditdesk.risk.refresh import refresh_scores
+    """risk.refresh after the close: at a month end, score the books, keep each PD."""
+    from creditdesk.risk.refresh import refresh_after_close
 
-    scores = refresh_scores(store, model, d).join(st.idx, on="account_id")
+    scores = refresh_after_close(store, model, d)
+    if scores is None:
+        return
+    scores = scores.join(st.idx, on="account_id")
     st.pd[:] = np.nan
     st.pd[scores.get_column("idx").to_numpy()] = scores.get_column("pd").to_numpy()
 
