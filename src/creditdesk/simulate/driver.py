@@ -403,7 +403,15 @@ def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generat
 
 
 def _day_view(store: Store, d: date) -> pl.DataFrame:
-    """The columns of a closed date's ``account_day`` the borrowers react to."""
+    """The columns of a closed date's ``account_day`` the borrowers react to.
+
+    The DuckDB store keeps the state of the date it just closed in memory; the file
+    is read only when it does not (another process closed the date, say).
+    """
+    kept = getattr(store, "kept_state", None)
+    state = kept(d) if kept is not None else None
+    if state is not None and "account_day" in state:
+        return state["account_day"].select(_VIEW_COLS)
     con = getattr(store, "con", None)
     if con is None:
         return store.read("account_day", "business_date = ?", [d]).select(_VIEW_COLS)
