@@ -126,3 +126,36 @@ def test_recovery_fit_hits_its_targets_and_the_measured_jump_agrees() -> None:
     x = np.tile(np.linspace(900, 1099, 200), 60)
     est = rdd_jump(x, simulate_recovery(fitted, x), 1000.0, (900.0, 1100.0))
     assert abs(est.common_slope_jump - 200.0) < 3 * est.common_slope_se
+
+
+def test_the_shipped_recovery_summary_is_what_the_data_gives() -> None:
+    from creditdesk.simulate import calibrate as cal
+
+    try:
+        real, left, xs, source = cal._recovery_target(None, (900.0, 1100.0))
+    except BadInputError as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(f"shared debt-recovery data absent: {exc}")
+    if source != "debt_recovery/bank_data.csv":
+        pytest.skip("shared debt-recovery data absent: the summary stood in")
+    assert real.common_slope_jump == pytest.approx(cal.RECOVERY_SUMMARY.common_slope_jump,
+                                                   abs=1e-3)
+    assert real.jump == pytest.approx(cal.RECOVERY_SUMMARY.jump, abs=1e-3)
+    assert left == pytest.approx(cal.RECOVERY_LEFT_LIMIT, abs=1e-3)
+    assert len(xs) == cal.RECOVERY_SUMMARY.n_below + cal.RECOVERY_SUMMARY.n_above
+
+
+def test_without_the_data_the_summary_stands_in(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    from creditdesk.simulate import calibrate as cal
+
+    window = (900.0, 1100.0)
+    with pytest.raises(BadInputError):  # an explicit folder without the file is an error
+        cal._recovery_target(tmp_path, window)
+
+    def missing(data_dir: Path | None = None) -> None:
+        raise BadInputError("debt recovery data not found", field="data_dir")
+
+    monkeypatch.setattr(cal, "debt_recovery_data", missing)
+    real, _left, xs, source = cal._recovery_target(None, window)
+    assert source == "summary shipped with creditdesk" and real is cal.RECOVERY_SUMMARY
+    assert len(xs) == 183 and xs.min() >= 900 and xs.max() < 1100
