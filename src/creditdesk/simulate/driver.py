@@ -384,14 +384,12 @@ def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generat
         li = new.get_column("idx").to_numpy()
         term = new.get_column("term").to_numpy() - 1
         ok = (term < _MAX_TERMS) & st.is_loan[li]
-        dues = np.array([(x - st_start(st, d, t)).days
-                         for x in new.get_column("due_date").to_list()])
+        dues = _ordinal(new, "due_date", d, t)
         st.loan_due[li[ok], term[ok]] = dues[ok]
         st.loan_total[li[ok], term[ok]] = new.get_column("total").to_numpy()[ok]
     bills = store.read("statements", "business_date = ?", [d]).join(st.idx, on="account_id")
     rev = bills.get_column("idx").to_numpy()
-    rev_due = np.array([(x - d).days + t for x in bills.get_column("due_date").to_list()],
-                       dtype=np.int64)
+    rev_due = _ordinal(bills, "due_date", d, t)
     nothing = ((bills.get_column("statement_balance") <= 0).to_numpy()
                & (st.overdue[rev] <= 0))
     loan_rows, loan_cols = np.nonzero(st.loan_due == t + 9)
@@ -434,9 +432,10 @@ def _refresh(store: Store, st: _State, d: date, model: Path) -> None:
     st.pd[scores.get_column("idx").to_numpy()] = scores.get_column("pd").to_numpy()
 
 
-def st_start(st: _State, d: date, t: int) -> date:
-    """The simulation's first date (day ordinal 0)."""
-    return d - timedelta(days=t)
+def _ordinal(df: pl.DataFrame, col: str, d: date, t: int) -> np.ndarray:
+    """A date column as the twin's day ordinals (``d`` is day ``t``)."""
+    days = df.select((pl.col(col) - pl.lit(d)).dt.total_days() + t).to_series()
+    return days.to_numpy().astype(np.int64)
 
 
 def _decide(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
