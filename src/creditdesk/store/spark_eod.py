@@ -23,7 +23,9 @@ from creditdesk.ledger.kernel import OUTPUT_TABLES
 from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import TABLES
 
-__all__ = ["INPUTS", "close_date_on_spark", "close_range_on_spark", "close_range_partition"]
+ACCOUNTS_PER_PARTITION = 50_000
+
+__all__ = ["ACCOUNTS_PER_PARTITION", "INPUTS", "close_date_on_spark", "close_range_on_spark", "close_range_partition"]
 
 #: kernel input name -> table it has the schema of
 INPUTS = {"accounts": "accounts", "prev": "account_day", "dues": "dues",
@@ -127,7 +129,11 @@ def close_range_on_spark(store: Any, start: date, end: date, params: LedgerParam
         packed = part if packed is None else packed.unionByName(part, allowMissingColumns=True)
     assert packed is not None
     packed = packed.select(*in_schema.names)
-    n = int(store.spark.conf.get("spark.sql.shuffle.partitions"))
+    # each partition's accounts are closed for the whole run of dates in one Python
+    # worker, holding their state; at 500,000 accounts a partition a worker outgrew 11 GB,
+    # so large books get more partitions than the session's default
+    n = max(int(store.spark.conf.get("spark.sql.shuffle.partitions")),
+            -(-store.frame("accounts").count() // ACCOUNTS_PER_PARTITION))
     out_schema = _packed_schema({t: t for t in OUTPUT_TABLES})
     result = packed.repartition(n, "_key").mapInArrow(
         lambda it: close_range_partition(it, start, end, params), from_arrow_schema(out_schema))
