@@ -24,8 +24,10 @@ from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import TABLES
 
 ACCOUNTS_PER_PARTITION = 50_000
+"""Accounts a Spark partition closes at most (its worker holds their state for a run)."""
 
-__all__ = ["ACCOUNTS_PER_PARTITION", "INPUTS", "close_date_on_spark", "close_range_on_spark", "close_range_partition"]
+__all__ = ["ACCOUNTS_PER_PARTITION", "INPUTS", "close_date_on_spark", "close_range_on_spark",
+           "close_range_partition"]
 
 #: kernel input name -> table it has the schema of
 INPUTS = {"accounts": "accounts", "prev": "account_day", "dues": "dues",
