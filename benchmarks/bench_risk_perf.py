@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from machine import cpu_model  # benchmarks/machine.py (scripts run from their folder)
 
 from creditdesk.datasets import taiwan_credit_default
 from creditdesk.risk import load_model, score_table
@@ -49,14 +50,7 @@ def facts() -> str:
     import lightgbm
     import scipy
     load = os.getloadavg()[0]
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return (f"{cpu}, {os.cpu_count()} cores (shared with other jobs; load average at start "
             f"{load:.1f}); Python {platform.python_version()}, LightGBM {lightgbm.__version__}, "
             f"NumPy {np.__version__}, SciPy {scipy.__version__}, pandas {pd.__version__}")
