@@ -65,7 +65,6 @@ class TwinRun:
 class _State:
     """Per-account and per-customer arrays the behaviour reads and updates."""
 
-    pop: Population
     idx: pl.DataFrame             # account_id -> idx
     cust: np.ndarray              # account -> customer index
     is_loan: np.ndarray
@@ -86,10 +85,8 @@ class _State:
     accrued: np.ndarray           # interest accrued, not yet billed
     dpd: np.ndarray
     bucket: np.ndarray
-    revolving: np.ndarray
     # plans of the borrower
     status_now: np.ndarray
-    target: np.ndarray
     pay_day: np.ndarray
     pay_kind: np.ndarray
     pay_part: np.ndarray          # a part-payment's amount, fixed when decided
@@ -113,7 +110,7 @@ def _state(pop: Population, start: date) -> _State:
     cust_index = {c: i for i, c in enumerate(pop.customers.get_column("customer_id").to_list())}
     z = np.zeros(n, np.int64)
     return _State(
-        pop=pop, idx=t.select("account_id", pl.col("idx").cast(pl.Int64)),
+        idx=t.select("account_id", pl.col("idx").cast(pl.Int64)),
         cust=np.array([cust_index[c] for c in t.get_column("customer_id").to_list()]),
         is_loan=(t.get_column("product") == "cash_loan").to_numpy(),
         risk=t.get_column("risk").to_numpy(), limit=t.get_column("credit_limit").to_numpy(),
@@ -125,8 +122,7 @@ def _state(pop: Population, start: date) -> _State:
         open_=np.zeros(n, bool), principal=z.copy(), total_due=z.copy(), billed=z.copy(),
         overdue=z.copy(), accrued=z.copy(), dpd=np.zeros(n, np.int32),
         bucket=np.full(n, "M0", dtype=object),
-        revolving=np.zeros(n, bool), status_now=np.zeros(n, np.int8),
-        target=np.zeros(n, np.int8), pay_day=np.full(n, -1, np.int32),
+        status_now=np.zeros(n, np.int8), pay_day=np.full(n, -1, np.int32),
         pay_kind=np.zeros(n, np.int8), pay_part=z.copy(),
         revolved=np.zeros(n, bool), next_due=np.full(n, -10**6),
         inattentive=np.zeros(n, bool), promise_day=np.full(n, -1, np.int32),
@@ -191,7 +187,7 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
             _complaints(store, st, t, d, rng, params)
             t1 = time.perf_counter()
             txns = _payments(st, t, rng, params) + _purchases(st, t, rng, params)
-            _post(store, cat, st, d, txns, seed)
+            _post(store, cat, d, txns, seed)
             t2 = time.perf_counter()
             run_eod(store, d, lp)
             t2b = time.perf_counter()
@@ -242,7 +238,6 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
     conv_p = p.reminder_late_reduction / max(p.reminder_read_rate, 1e-9)
     fix = props.reminder & read & st.inattentive[a] & (rng.random(len(props)) < conv_p)
     fa = a[fix]
-    st.target[fa] = 1
     st.pay_kind[fa] = bh.DUE
     st.pay_day[fa] = np.maximum(st.next_due[fa], t)
     st.inattentive[fa] = False
@@ -351,8 +346,8 @@ def _purchases(st: _State, t: int, rng: np.random.Generator, p: SimParams) -> li
                           "amount": amt[ok]})]
 
 
-def _post(store: Store, cat: Catalogue, st: _State, d: date, txns: list[pl.DataFrame],
-          seed: int) -> None:
+def _post(store: Store, cat: Catalogue, d: date, txns: list[pl.DataFrame], seed: int
+          ) -> None:
     if txns:
         df = pl.concat(txns).with_columns(
             pl.lit(d).alias("business_date"),
@@ -373,11 +368,12 @@ def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generat
                       ("dpd", "dpd"), ("accrued", "accrued_interest")):
         getattr(st, name)[i] = ad.get_column(col).fill_null(0).to_numpy()
     st.bucket[i] = ad.get_column("bucket").to_numpy()
-    st.revolving[i] = ad.get_column("interest_on").fill_null(False).to_numpy()
+    interest_on = np.zeros(len(st.open_), bool)
+    interest_on[i] = ad.get_column("interest_on").fill_null(False).to_numpy()
     # "revolving" in the Taiwan sense: the last bill was not paid in full by its due
     # date, read the day after that date (a later bill's own interest must not count)
     after_due = st.next_due == t - 1
-    st.revolved[after_due] = st.revolving[after_due]
+    st.revolved[after_due] = interest_on[after_due]
     new = (store.read("instalments", "business_date = ?", [d])
            .filter(pl.col("plan_id").is_not_null()).join(st.idx, on="account_id"))
     if new.height:
@@ -458,7 +454,6 @@ def _decide(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
     pay_day = np.where(on_time, np.maximum(due - early, t + 1),
                        np.where(kind == bh.PARTIAL, np.minimum(due + late, t + 29), -1))
     st.status_now[acc] = s
-    st.target[acc] = target
     st.pay_kind[acc] = kind
     # arrears are paid oldest first: the part is set now, on today's arrears, so that
     # the due about to be missed is not paid with it
