@@ -42,7 +42,8 @@ from creditdesk.risk.gbm import GBMModel
 from creditdesk.risk.scorecard import ScorecardModel, ScoreScaling
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ArtifactError", "ModelBundle", "load_model",
-           "save_model", "sha256_file"]
+           "read_json", "read_manifest", "save_model", "sha256_file", "write_json",
+           "write_manifest"]
 
 FORMAT = "creditdesk-risk-model"
 FORMAT_VERSION = 1
@@ -77,7 +78,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_json(path: Path, payload: Any) -> None:
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as sorted, indented UTF-8 JSON (NumPy scalars and arrays allowed)."""
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True,
                                default=_json_default), encoding="utf-8")
 
@@ -105,36 +107,50 @@ def save_model(folder: str | Path, model: ScorecardModel | GBMModel, schema: Fea
     if isinstance(model, ScorecardModel):
         model_type = "scorecard"
         files = ["scorecard.json"]
-        _write_json(out / "scorecard.json", model.to_state())
+        write_json(out / "scorecard.json", model.to_state())
         scale = model.scaling
     elif isinstance(model, GBMModel):
         model_type = "gbm"
         files = ["gbm.json", "gbm_model.txt"]
         meta, text = model.to_state()
-        _write_json(out / "gbm.json", meta)
+        write_json(out / "gbm.json", meta)
         (out / "gbm_model.txt").write_text(text, encoding="utf-8")
         scale = scaling or ScoreScaling()
     else:
         raise BadInputError(f"model must be a ScorecardModel or GBMModel; got "
                             f"{type(model).__name__}", field="model")
-    for name in extra_files or []:
-        if not (out / name).is_file():
-            raise NotFoundError(f"file to include in the model folder not found: {out / name}")
-        files.append(name)
-    manifest = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "creditdesk_version": __version__,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"), "model_type": model_type,
-        "schema": schema.to_dict(),
+    write_manifest(out, [*files, *(extra_files or [])], {
+        "model_type": model_type, "schema": schema.to_dict(),
         "scaling": {"pdo": scale.pdo, "base_score": scale.base_score,
                     "base_odds": scale.base_odds},
-        "info": info or {},
-        "files": {name: sha256_file(out / name) for name in files},
-    }
-    _write_json(out / MANIFEST, manifest)
+        "info": info or {}})
     return out
 
 
-def _read_json(path: Path) -> Any:
+def write_manifest(folder: str | Path, files: list[str], fields: dict[str, Any], *,
+                   fmt: str = FORMAT, version: int = FORMAT_VERSION) -> dict[str, Any]:
+    """Write ``manifest.json`` last: format, version, writer, ``fields``, and file digests.
+
+    Other model families (e.g. :mod:`creditdesk.collections.scores`) write their own
+    files and then call this with their own ``fmt``, so :func:`read_manifest` checks
+    them the same way and a folder of one family is never read as another.
+    """
+    out = Path(folder)
+    for name in files:
+        if not (out / name).is_file():
+            raise NotFoundError(f"file to include in the model folder not found: {out / name}")
+    manifest = {
+        **fields,  # first: they cannot overwrite the keys below
+        "format": fmt, "format_version": version, "creditdesk_version": __version__,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": {name: sha256_file(out / name) for name in files},
+    }
+    write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def read_json(path: Path) -> Any:
+    """Parsed JSON, or an :class:`ArtifactError` naming the file."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -142,8 +158,9 @@ def _read_json(path: Path) -> Any:
                             field=path.name) from exc
 
 
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """The manifest, after checking its format, version and every file digest."""
+def read_manifest(folder: str | Path, *, fmt: str = FORMAT,
+                  version: int = FORMAT_VERSION) -> dict[str, Any]:
+    """The manifest, after checking its format (``fmt``), version and every file digest."""
     root = Path(folder)
     if not root.is_dir():
         raise NotFoundError(f"model folder not found: {root}")
@@ -151,16 +168,16 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ArtifactError(f"{root} is not a creditdesk model folder: {MANIFEST} is missing",
                             field=MANIFEST)
-    manifest = _read_json(path)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    manifest = read_json(path)
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
         got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise ArtifactError(f"manifest format must be {FORMAT!r}; got {got!r}", field="format",
+        raise ArtifactError(f"manifest format must be {fmt!r}; got {got!r}", field="format",
                             value=got)
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ArtifactError(f"model format version {version!r} is not supported (this creditdesk "
-                            f"{__version__} reads version {FORMAT_VERSION})",
-                            field="format_version", value=version)
+    found = manifest.get("format_version")
+    if found != version:
+        raise ArtifactError(f"model format version {found!r} is not supported (this creditdesk "
+                            f"{__version__} reads version {version})",
+                            field="format_version", value=found)
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise ArtifactError("manifest lists no files", field="files")
@@ -192,10 +209,10 @@ def load_model(folder: str | Path) -> ModelBundle:
     kind = manifest.get("model_type")
     model: ScorecardModel | GBMModel
     if kind == "scorecard":
-        model = ScorecardModel.from_state(_read_json(root / "scorecard.json"))
+        model = ScorecardModel.from_state(read_json(root / "scorecard.json"))
     elif kind == "gbm":
         text = (root / "gbm_model.txt").read_text(encoding="utf-8")
-        model = GBMModel.from_state(_read_json(root / "gbm.json"), text)
+        model = GBMModel.from_state(read_json(root / "gbm.json"), text)
     else:
         raise ArtifactError(f"model_type must be 'scorecard' or 'gbm'; got {kind!r}",
                             field="model_type", value=kind)
