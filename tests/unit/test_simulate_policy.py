@@ -8,29 +8,35 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from creditdesk.collections.proposals import Proposals
 from creditdesk.compliance import load_profile
-from creditdesk.simulate.policy import AGENT, ROBOT, SMS, ContactLog, Proposals, gate, propose
+from creditdesk.simulate.policy import AGENT, ROBOT, SMS, ContactLog, gate
+
+TEMPLATES = {"dunning": "【信用助手】您的账款已逾期{dpd}天，请尽快还款。回TD退订"}
 
 DAY = date(2026, 3, 2)
 RPC = np.full(24, 0.5)
 
 
 def _gate(account: list[int], channel: list[int], minute: list[int], hold: list[bool],
-          u: list[float], tz: str = "Asia/Shanghai") -> tuple:
+          u: list[float], tz: str = "Asia/Shanghai", retry: list[bool] | None = None) -> tuple:
     n_acc = max(account) + 1
-    props = Proposals(np.array(account), np.array(channel, dtype=np.int8),
-                      np.array(minute, dtype=np.int32), np.zeros(len(account), bool))
+    n = len(account)
+    ch = np.array(channel, dtype=np.int8)
+    props = Proposals(np.array(account), ch, np.array(minute, dtype=np.int32), np.zeros(n, bool),
+                      np.array(retry if retry is not None else [False] * n), np.zeros(n, np.int8),
+                      np.where(ch == SMS, "dunning", None).astype(object))
     return gate(props, DAY, np.arange(n_acc), np.full(n_acc, tz),
                 np.array([f"+86139{i:08d}" for i in range(n_acc)]), np.array(hold[:n_acc]),
                 np.full(n_acc, 15), ContactLog.new(load_profile("CN")),
-                np.array(u), RPC, 1.0)
+                np.array(u), RPC, 1.0, TEMPLATES)
 
 
 def test_quiet_hours_hold_and_the_evening_retry() -> None:
     allowed, rules, connected, _, skipped = _gate(
         account=[0, 1, 2, 2], channel=[AGENT, AGENT, AGENT, AGENT],
         minute=[22 * 60 + 30, 12 * 60, 12 * 60, 19 * 60 + 30], hold=[False, True, False],
-        u=[0.0, 0.0, 0.1, 0.0])
+        u=[0.0, 0.0, 0.1, 0.0], retry=[False, False, False, True])
     assert rules[0] == "cn.quiet_hours" and not allowed[0]
     assert rules[1] == "hold.complaint_review" and not allowed[1]
     assert allowed[2] and connected[2]           # answered at midday ...
@@ -66,16 +72,3 @@ def test_no_contact_the_gate_lets_through_breaks_a_rule(
     assert all(v <= 3 for v in answered.values()), answered
     assert all(v <= 6 for v in unanswered.values()), unanswered
     assert not (allowed & skipped).any()
-
-
-def test_the_bucket_policy_by_stage() -> None:
-    dpd = np.array([0, 0, 1, 3, 45, 93, 94])
-    p = propose(0, dpd, np.array([2, 2, -1, -1, -1, -1, -1]), np.full(7, 100),
-                np.array([0, 1, 2, 2, 3, 4, 4]), np.zeros(7, bool), np.ones(7, bool))
-    pairs = sorted(zip(p.account.tolist(), p.channel.tolist(), strict=True))
-    # a current account that pays in full gets no reminder; one that revolves does
-    assert (0, SMS) not in pairs and (1, SMS) in pairs
-    assert (2, SMS) in pairs                       # day 1 in arrears: SMS
-    assert (3, SMS) in pairs and (3, ROBOT) in pairs
-    assert pairs.count((4, AGENT)) == 2            # M2: midday call and evening retry
-    assert (5, AGENT) in pairs and (6, AGENT) not in pairs  # M4: every third day

@@ -238,12 +238,15 @@ def schedule_hazard(params: SimParams, schedule: Schedule) -> np.ndarray:
 
 
 def policy_schedule(days: int) -> Schedule:
-    """The built-in policy's contacts by day past due (1..days), from :func:`propose`."""
-    from creditdesk.simulate.policy import CHANNEL_NAMES, propose
+    """The ``bucket_rules`` strategy's contacts by day past due (1..days)."""
+    from creditdesk.collections.proposals import BookView, propose
+    from creditdesk.collections.strategy import load_strategy
+    from creditdesk.simulate.policy import CHANNEL_NAMES
 
     dpd = np.arange(1, days + 1)
-    props = propose(0, dpd, np.full(days, -1), np.ones(days, np.int64), np.full(days, 2),
-                    np.zeros(days, bool), np.ones(days, bool))
+    props = propose(load_strategy("bucket_rules"), BookView.of(
+        dpd=dpd.tolist(), days_to_due=(-dpd).tolist(), total_due=[1] * days,
+        flagged=[True] * days, arm=["champion"] * days))
     out: Schedule = [[] for _ in range(days)]
     for a, ch, minute in zip(props.account, props.channel, props.minute, strict=True):
         out[int(a)].append((CHANNEL_NAMES[int(ch)], int(minute)))

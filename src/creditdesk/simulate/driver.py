@@ -2,9 +2,9 @@
 
 One business date at a time, exactly the spine of DESIGN.md:
 
-1. contacts for the date are proposed from yesterday's books (the built-in
-   reminder-and-call policy), each passed through the compliance checker, and their
-   outcomes drawn (answered, read, promise);
+1. contacts for the date are planned from yesterday's books by the collection
+   strategy (:mod:`creditdesk.collections`: ``bucket_rules`` by default), each passed
+   through the compliance checker, and their outcomes drawn (answered, read, promise);
 2. complaints are drawn from the annoyance the contacts built up;
 3. borrowers act: purchases against their available credit, payments planned at the
    last bill, promised payments, self-cure;
@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from creditdesk.collections.proposals import BookView, placement_rates, propose
+from creditdesk.collections.strategy import Strategy, arm_of, load_strategy
 from creditdesk.compliance import load_profile
 from creditdesk.ledger.eod import run_eod
 from creditdesk.ledger.ingest import as_text, load_frames
@@ -35,7 +37,7 @@ from creditdesk.products import default_catalogue
 from creditdesk.products.catalogue import Catalogue
 from creditdesk.simulate import behaviour as bh
 from creditdesk.simulate.params import SimParams, unemployment_path
-from creditdesk.simulate.policy import CHANNEL_NAMES, ContactLog, gate, propose
+from creditdesk.simulate.policy import CHANNEL_NAMES, ContactLog, gate
 from creditdesk.simulate.population import Population, draw_population
 from creditdesk.simulate.tables import append_sim, create_sim_tables
 from creditdesk.store.base import Store
@@ -58,7 +60,10 @@ class TwinRun:
     days: int
     customers: int
     accounts: int
+    strategy: str = "bucket_rules"
     seconds_by_stage: dict[str, float] = field(default_factory=dict)
+    #: fen paid to collection agencies: their commission on what placed accounts repaid
+    commission: int = 0
 
 
 @dataclass
@@ -101,6 +106,12 @@ class _State:
     annoyance: np.ndarray
     hardship_until: np.ndarray
     hold_until: np.ndarray
+    # collections
+    arm: np.ndarray               # champion/challenger arm of each account (stable)
+    broken: np.ndarray            # broken promises since the account last went current
+    broken_on: np.ndarray         # day a pending promise is seen broken (-1 none)
+    placed_on: np.ndarray         # day placed with an agency (-1 not placed)
+    commission: np.ndarray        # the placing agency's commission rate
 
 
 def _state(pop: Population, start: date) -> _State:
@@ -130,19 +141,24 @@ def _state(pop: Population, start: date) -> _State:
         loan_total=np.zeros((n, _MAX_TERMS), np.int64),
         pd=np.full(n, np.nan), annoyance=np.zeros(n_c), hardship_until=np.full(n_c, -1, np.int32),
         hold_until=np.full(n_c, -1, np.int32),
+        arm=np.full(n, "champion", dtype=object), broken=np.zeros(n, np.int32),
+        broken_on=np.full(n, -1, np.int32), placed_on=np.full(n, -1, np.int32),
+        commission=np.zeros(n),
     )
 
 
 def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimParams,
              start: date = date(2026, 1, 1), profile: str = "CN",
              catalogue: Catalogue | None = None, behaviour_model: Path | None = None,
+             strategy: Strategy | str = "bucket_rules",
              on_day: Callable[[date, int, int], None] | None = None) -> TwinRun:
     """Draw a population, then run ``days`` business dates of the daily cycle on ``store``.
 
     The store must be new (no closed date): the twin owns the book it builds. With a
     ``behaviour_model`` (a ``creditdesk risk train`` directory on the behaviour
     features), the behaviour score is refreshed after the end of day of every month
-    end (``risk.refresh``) and its PD decides who gets pre-due reminders.
+    end (``risk.refresh``) and its PD decides who gets pre-due reminders. ``strategy``
+    (a built-in name, a YAML path or a :class:`Strategy`) plans the contacts.
     """
     import time
 
@@ -155,8 +171,10 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
                             field="store", value=str(store.location))
     cat = catalogue or default_catalogue()
     lp = ledger_params(cat)
+    strat = strategy if isinstance(strategy, Strategy) else load_strategy(strategy)
     pop = draw_population(customers, start, days, params, seed)
     st = _state(pop, start)
+    st.arm = arm_of(strat, st.ids)
     create_sim_tables(store)
     load_frames(store, cat, customers=as_text(pop.customers), accounts=as_text(pop.accounts),
                 transactions=as_text(pop.drawdowns.with_columns(
@@ -173,7 +191,7 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
         con.execute("SET memory_limit = '1GB'").fetchall()
     log = ContactLog.new(load_profile(profile))
     unemp = unemployment_path(params.scenario, days)
-    run = TwinRun(start, days, customers, pop.traits.height)
+    run = TwinRun(start, days, customers, pop.traits.height, strategy=strat.name)
     timer = run.seconds_by_stage
     for t in range(days):
         d = start + timedelta(days=t)
@@ -183,10 +201,10 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
         # decisions it triggers are on file together or not at all
         with store.transaction(business_date=d):
             _hardship(st, t, rng, params, unemp[t] / unemp[0])
-            _contacts(store, st, t, d, rng, params, log)
+            _contacts(store, st, t, d, rng, params, log, strat)
             _complaints(store, st, t, d, rng, params)
             t1 = time.perf_counter()
-            txns = _payments(st, t, rng, params) + _purchases(st, t, rng, params)
+            txns = _payments(st, t, rng, params, run) + _purchases(st, t, rng, params)
             _post(store, cat, d, txns, seed)
             t2 = time.perf_counter()
             run_eod(store, d, lp)
@@ -211,17 +229,28 @@ def _hardship(st: _State, t: int, rng: np.random.Generator, p: SimParams, macro:
 
 
 def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
-              p: SimParams, log: ContactLog) -> None:
-    props = propose(t, st.dpd, st.next_due - t, st.total_due, st.status_now,
-                    st.pd >= FLAG_PD, st.open_)
+              p: SimParams, log: ContactLog, strat: Strategy) -> None:
+    # promises whose date passed unpaid are seen broken today; a cure forgets them
+    seen = st.broken_on == t
+    st.broken[seen] += 1
+    st.broken_on[seen] = -1
+    st.broken[st.dpd == 0] = 0
+    hold_c = st.hold_until >= t
+    view = BookView(
+        dpd=st.dpd.astype(np.int64), days_to_due=(st.next_due - t).astype(np.int64),
+        total_due=np.where(st.open_, st.total_due, 0),
+        flagged=(st.pd >= FLAG_PD) | (st.status_now > 0) | (st.dpd > 0), arm=st.arm,
+        segment=strat.segment_of(st.pd, st.is_loan), hold=hold_c[st.cust],
+        broken=st.broken.astype(np.int64))
+    _placements(st, t, strat, view)
+    props = propose(strat, view)
     if not len(props):
         return
     if t % 4 == 0:
         log.prune(int((d - date(1970, 1, 1)).days) * 86_400_000_000)
-    hold = st.hold_until >= t
     allowed, rules, connected, ts_us, skipped = gate(
-        props, d, st.cust, st.tz, st.phone, hold, st.dpd, log,
-        rng.random(len(props)), np.array(p.rpc_by_hour), p.robot_rpc_factor)
+        props, d, st.cust, st.tz, st.phone, hold_c, st.dpd, log,
+        rng.random(len(props)), np.array(p.rpc_by_hour), p.robot_rpc_factor, strat.templates)
     a = props.account
     ch = props.channel
     is_msg = ch <= 1
@@ -255,12 +284,14 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
     pdays = t + rng.integers(0, p.promise_days + 1, len(pa))
     kept = rng.random(len(pa)) < p.promise_kept_rate * np.where(hard[pidx], 0.5, 1.0)
     st.promise_day[pa] = np.where(kept, pdays, t + p.promise_days)  # broken: no payment
+    st.broken_on[pa[~kept]] = pdays[~kept] + 1
     st.pay_kind[pa[kept]] = np.where(st.pay_kind[pa[kept]] == bh.FULL, bh.FULL, bh.DUE)
     st.pay_day[pa[kept]] = pdays[kept]
     outcome = np.where(skipped, "skipped", np.where(~allowed, "blocked", np.where(
         is_msg, np.where(read, "read", "sent"), np.where(connected, "connected", "no_answer"))))
     names = np.array(CHANNEL_NAMES)[ch]
     keep = ~skipped
+    cost = np.array([getattr(strat.costs, c) for c in CHANNEL_NAMES], np.int64)[ch] * allowed
     contacts = pl.DataFrame({
         "business_date": [d] * int(keep.sum()),
         "contact_ts": pl.Series(ts_us[keep]).cast(pl.Datetime("us", "UTC")),
@@ -269,13 +300,26 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         "channel": names[keep], "allowed": allowed[keep],
         "rule": pl.Series([r for r, k in zip(rules, keep, strict=True) if k], dtype=pl.String),
         "outcome": outcome[keep], "promise": promise[keep], "dpd": st.dpd[a[keep]],
-        "bucket": st.bucket[a[keep]].astype(str),
+        "bucket": st.bucket[a[keep]].astype(str), "strategy": strat.name,
+        "arm": st.arm[a[keep]].astype(str), "cost": cost[keep],
+        "assignee": np.where(st.placed_on[a[keep]] >= 0, "agency", "inhouse"),
     })
     append_sim(store, "contacts", contacts)
     append_sim(store, "promises", pl.DataFrame({
         "business_date": [d] * len(pa), "account_id": st.ids[pa],
         "channel": names[pidx], "promise_date": [d + timedelta(days=int(x - t)) for x in pdays],
         "amount": st.overdue[pa]}))
+
+
+def _placements(st: _State, t: int, strat: Strategy, view: BookView) -> None:
+    """Place accounts whose bucket's path says so with the agency; recall on cure or close."""
+    out = ~st.open_ | (st.dpd == 0)
+    st.placed_on[out] = -1
+    st.commission[out] = 0.0
+    rate = placement_rates(strat, view)
+    new = (rate > 0) & (st.placed_on < 0) & st.open_
+    st.placed_on[new] = t
+    st.commission[new] = rate[new]
 
 
 def _complaints(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
@@ -297,7 +341,7 @@ def _complaints(store: Store, st: _State, t: int, d: date, rng: np.random.Genera
         "annoyance": st.annoyance[st.cust[ai]]}))
 
 
-def _payments(st: _State, t: int, rng: np.random.Generator, p: SimParams
+def _payments(st: _State, t: int, rng: np.random.Generator, p: SimParams, run: TwinRun
               ) -> list[pl.DataFrame]:
     """Repayments dated today: planned at the bill, promised, or a self-cure."""
     due = (st.pay_day == t) & st.open_
@@ -320,6 +364,8 @@ def _payments(st: _State, t: int, rng: np.random.Generator, p: SimParams
     pay = np.nonzero(amount > 0)[0]
     if not len(pay):
         return []
+    placed = pay[st.placed_on[pay] >= 0]
+    run.commission += int(np.round(amount[placed] * st.commission[placed]).sum())
     return [pl.DataFrame({"account_id": st.ids[pay], "type": ["repayment"] * len(pay),
                           "amount": amount[pay]})]
 

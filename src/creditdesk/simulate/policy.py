@@ -1,16 +1,10 @@
-"""The built-in reminder-and-call policy, gated by the contact-rules checker.
+"""The twin's contact gate: every planned contact through the checker, then its outcome.
 
-Until the collections engine exists, the daily cycle needs *some* treatment so the
-twin shows collections at work: the industry's plain bucket rules. Pre-due SMS
-reminders two days before the due date for accounts that revolve, are in arrears or that
-the behaviour score flags (the policy sees only what a lender sees, never the twin's
-latent risk); for
-accounts in arrears, SMS on set days, a robot call every other day in M1, an agent
-call (with one evening retry) every day in M2-M3 and every third day beyond.
-
-Every proposed contact passes :func:`creditdesk.compliance.check` with the
-customer's running contact history, exactly as a live contact would: a blocked one
-is logged with the rule that blocked it and is not made.
+The collections strategy (:mod:`creditdesk.collections`) proposes the day's contacts
+from yesterday's books; here each one passes :func:`creditdesk.compliance.check`
+with the customer's running contact history, exactly as a live contact would: a
+blocked one is logged with the rule that blocked it and is not made. Whether a call
+connects is drawn here, in time order, because the next check must count it.
 """
 
 from __future__ import annotations
@@ -21,62 +15,18 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from creditdesk.collections.proposals import Proposals
+from creditdesk.collections.strategy import CHANNELS
 from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, check
 from creditdesk.compliance.history import History
 from creditdesk.compliance.profiles import Profile
 
-__all__ = ["CHANNEL_NAMES", "ContactLog", "Proposals", "gate", "propose"]
+__all__ = ["CHANNEL_NAMES", "ContactLog", "gate"]
 
-#: index -> name of the channels the policy uses (agent and robot are both ``voice``)
-CHANNEL_NAMES = ("sms", "push", "robot", "agent")
+#: index -> name of the channels (agent and robot are both ``voice`` to the checker)
+CHANNEL_NAMES = CHANNELS
 SMS, PUSH, ROBOT, AGENT = range(4)
-#: message templates: signed with the lender's name (CN rules want the sender identified)
-_REMINDER = "【信用助手】您本期账单将于{due}后两天到期，请按时还款。回TD退订"
-_DUNNING = "【信用助手】您的账款已逾期{dpd}天，请尽快还款，如有困难可来电协商还款计划。回TD退订"
 _HISTORY_DAYS = 8
-
-
-@dataclass(frozen=True)
-class Proposals:
-    """Contacts proposed for one day, one row each (parallel arrays)."""
-
-    account: np.ndarray   # account index
-    channel: np.ndarray   # index into CHANNEL_NAMES
-    minute: np.ndarray    # local minute of the day
-    reminder: np.ndarray  # True for a pre-due reminder
-
-    def __len__(self) -> int:
-        return len(self.account)
-
-
-def propose(day: int, dpd: np.ndarray, days_to_due: np.ndarray, total_due: np.ndarray,
-            status_now: np.ndarray, flagged: np.ndarray, open_: np.ndarray) -> Proposals:
-    """The bucket-rules policy's contacts for one day, from yesterday's books.
-
-    >>> p = propose(0, np.array([0, 1, 40]), np.array([2, -1, -31]), np.array([500, 900, 900]),
-    ...             np.array([1, 2, 3]), np.zeros(3, bool), np.ones(3, bool))
-    >>> [CHANNEL_NAMES[c] for c in p.channel]
-    ['sms', 'sms', 'agent', 'agent']
-    """
-    rows: list[tuple[np.ndarray, int, int, bool]] = []
-    remind = open_ & (dpd == 0) & (days_to_due == 2) & (total_due > 0) & (
-        (status_now > 0) | flagged)
-    rows.append((np.nonzero(remind)[0], SMS, 10 * 60, True))
-    late = open_ & (dpd > 0) & (total_due > 0)
-    sms_days = np.isin(dpd, [1, 3, 7, 15, 25]) | ((dpd > 30) & (dpd % 7 == 0))
-    rows.append((np.nonzero(late & sms_days)[0], SMS, 9 * 60 + 30, False))
-    m1_robot = late & (dpd >= 3) & (dpd <= 30) & (dpd % 2 == 1)
-    rows.append((np.nonzero(m1_robot)[0], ROBOT, 19 * 60, False))
-    agent = late & (((dpd > 30) & (dpd <= 90)) | ((dpd > 90) & (dpd % 3 == 0)))
-    rows.append((np.nonzero(agent)[0], AGENT, 12 * 60 + 15, False))
-    rows.append((np.nonzero(agent)[0], AGENT, 19 * 60 + 30, False))  # retry if unanswered
-    acct = np.concatenate([r[0] for r in rows]).astype(np.int64)
-    return Proposals(
-        account=acct,
-        channel=np.concatenate([np.full(len(r[0]), r[1]) for r in rows]).astype(np.int8),
-        minute=np.concatenate([np.full(len(r[0]), r[2]) for r in rows]).astype(np.int32),
-        reminder=np.concatenate([np.full(len(r[0]), r[3]) for r in rows]),
-    )
 
 
 @dataclass
@@ -113,12 +63,15 @@ class ContactLog:
 
 def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone: np.ndarray,
          hold: np.ndarray, dpd: np.ndarray, log: ContactLog,
-         connect_u: np.ndarray, rpc_by_hour: np.ndarray, robot_factor: float
+         connect_u: np.ndarray, rpc_by_hour: np.ndarray, robot_factor: float,
+         templates: dict[str, str]
          ) -> tuple[np.ndarray, list[str | None], np.ndarray, np.ndarray, np.ndarray]:
     """Check each proposal in time order and draw whether it connected.
 
     Returns (allowed, blocking rule or None, connected, UTC timestamps in microseconds,
-    skipped). An evening agent retry is skipped when the midday call got through.
+    skipped). A retry step is skipped when an earlier voice contact that day reached
+    the debtor. Message texts are the strategy's ``templates`` with ``{due}`` (the
+    date) and ``{dpd}`` filled in.
     A call's outcome is drawn here because the next check must count it: an answered
     call counts against the daily cap of connected calls, an unanswered one against
     the attempts per number.
@@ -136,16 +89,19 @@ def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone:
     ch_l = props.channel.tolist()
     min_l = props.minute.tolist()
     rem_l = props.reminder.tolist()
+    retry_l = props.retry.tolist()
+    tpl_l = props.template.tolist()
+    third_l = props.party.tolist()
     u_l = connect_u.tolist()
     rpc = rpc_by_hour.tolist()
     instants: dict[tuple[str, int], tuple[datetime, int]] = {}
-    texts: dict[tuple[bool, int], str] = {}
+    texts: dict[tuple[str | None, int], str | None] = {}
     empty = History()
     profile = log.profile
     for i in order:
         a = acc_l[i]
         ch = ch_l[i]
-        if ch == AGENT and a in reached:
+        if retry_l[i] and a in reached:
             skipped[i] = True
             continue
         c = int(customer[a])
@@ -157,16 +113,18 @@ def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone:
             hit = instants[zname, m] = (ts0, int(ts0.astimezone(UTC).timestamp()) * 1_000_000)
         ts, ts_list[i] = hit
         number = str(phone[a])
+        party = "third_party" if third_l[i] else "debtor"
         if ch in (SMS, PUSH):
-            key = (bool(rem_l[i]), 0 if rem_l[i] else int(dpd[a]))
+            key = (tpl_l[i], 0 if rem_l[i] else int(dpd[a]))
             text = texts.get(key)
             if text is None:
-                text = texts[key] = (_REMINDER.format(due=d.isoformat()) if key[0]
-                                     else _DUNNING.format(dpd=key[1]))
-            proposed = ProposedContact(ts, "sms" if ch == SMS else "push", number=number,
-                                       template=text, opt_out=True)
+                text = texts[key] = (templates[key[0]].format(due=d.isoformat(), dpd=key[1])
+                                     if key[0] is not None else None)
+            proposed = ProposedContact(ts, "sms" if ch == SMS else "push", party=party,
+                                       number=number, template=text, opt_out=True)
         else:
-            proposed = ProposedContact(ts, "voice", number=number, robot=ch == ROBOT)
+            proposed = ProposedContact(ts, "voice", party=party, number=number,
+                                       robot=ch == ROBOT)
         hist = log.histories.get(c)
         decision = check(proposed, log.state(zname, bool(hold[c])),
                          hist if hist is not None else empty, profile)
@@ -175,13 +133,13 @@ def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone:
             continue
         allowed[i] = True
         if ch in (SMS, PUSH):
-            event = ContactEvent(ts, proposed.channel, number=number)
+            event = ContactEvent(ts, proposed.channel, party=party, number=number)
         else:
             ok = u_l[i] < rpc[m // 60] * (robot_factor if ch == ROBOT else 1.0)
             connected[i] = ok
-            if ok and ch == AGENT:
+            if ok:
                 reached.add(a)
-            event = ContactEvent(ts, "voice", number=number, connected=ok, conversation=ok,
+            event = ContactEvent(ts, "voice", party=party, number=number, connected=ok, conversation=ok,
                                  robot=ch == ROBOT)
         log.histories[c] = hist.added(event) if hist is not None else History([event])
     return (np.array(allowed, bool), rules, np.array(connected, bool),

@@ -23,7 +23,8 @@ SIM_TABLES: dict[str, dict[str, Any]] = {
         "business_date": pl.Date, "contact_ts": _TS, "customer_id": pl.String,
         "account_id": pl.String, "purpose": pl.String, "channel": pl.String,
         "allowed": pl.Boolean, "rule": pl.String, "outcome": pl.String, "promise": pl.Boolean,
-        "dpd": pl.Int32, "bucket": pl.String,
+        "dpd": pl.Int32, "bucket": pl.String, "strategy": pl.String, "arm": pl.String,
+        "cost": pl.Int64, "assignee": pl.String,
     },
     "promises": {
         "business_date": pl.Date, "account_id": pl.String, "channel": pl.String,
