@@ -1,0 +1,187 @@
+"""``creditdesk simulate compare``: prove a collection strategy in the twin before it touches anyone.
+
+Each strategy runs the whole daily cycle once per seed on its own new store; the
+same seed draws the same population and the same random stream for every strategy
+(common random numbers), so the differences between strategies are the strategies'.
+The figures per run come from the books and the collections tables, with SQL inside
+the store (:func:`run_figures`); across seeds each figure is reported as the mean and
+a 95 % Student-t interval (:func:`summarise`). Definitions: ``docs/collections.md``.
+
+>>> summarise([1.0, 2.0, 3.0])["mean"]
+2.0
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from creditdesk.errors import BadInputError
+
+__all__ = ["METRICS", "compare_strategies", "run_figures", "summarise"]
+
+#: the figures compared, in report order; True where more is better
+METRICS: dict[str, bool] = {
+    "recovery_rate": True,
+    "roll_rate_m1_m2": False,
+    "contacts_per_delinquent_account": False,
+    "contacts_per_10000_recovered": False,
+    "complaints_per_1000_delinquent": False,
+    "cost_to_collect": False,
+    "net_recovery": True,
+    "violations": False,
+}
+#: "per 10,000 recovered": per 10,000 of the currency's major unit (10,000 yuan = 1e6 fen)
+PER_10000_MAJOR = 1_000_000
+
+_ROLL_SQL = """
+WITH entered AS (  -- the first day of each spell in arrears: DPD 1
+  SELECT account_id, business_date AS d1 FROM account_day WHERE dpd = 1
+), last AS (SELECT max(business_date) AS d FROM account_day)
+SELECT count(*)::BIGINT AS entered,
+       count(*) FILTER (WHERE EXISTS (
+         SELECT 1 FROM account_day a WHERE a.account_id = e.account_id
+           AND a.business_date = e.d1 + 30 AND a.dpd >= 31))::BIGINT AS rolled
+FROM entered e, last WHERE e.d1 + 30 <= last.d
+"""
+
+
+def _ratio(num: float, den: float, scale: float = 1.0) -> float | None:
+    return None if den == 0 else round(num * scale / den, 6)
+
+
+def run_figures(store: Any, commission: int) -> dict[str, float | int | None]:
+    """The compared figures of one finished twin run, from its store.
+
+    ``commission``: fen paid to agencies (the twin counts it as repayments arrive).
+    Recovery is the twin's arrears recovery (:func:`creditdesk.simulate.kpis.recovery`);
+    the M1 -> M2 roll rate is a flow rate: of the spells that reached DPD 1 at least 30
+    days before the last date, the share still unpaid 30 days later (DPD >= 31).
+    """
+    from creditdesk.simulate.kpis import recovery, rule_violations, run_query
+
+    rec = recovery(store)
+    delinquent = int(rec["delinquent_accounts"])
+    collected = int(rec["arrears_collected"])
+    roll = run_query(store, _ROLL_SQL).row(0, named=True)
+    c = run_query(store, "SELECT count(*) FILTER (WHERE allowed)::BIGINT AS made, "
+                         "coalesce(sum(cost), 0)::BIGINT AS cost FROM contacts").row(0, named=True)
+    complaints = int(run_query(store, "SELECT count(*) AS n FROM complaints").item())
+    made = int(c["made"] or 0)
+    cost = int(c["cost"] or 0) + int(commission)
+    return {
+        "recovery_rate": rec["recovery_rate"],
+        "roll_rate_m1_m2": _ratio(int(roll["rolled"] or 0), int(roll["entered"] or 0)),
+        "contacts_per_delinquent_account": _ratio(made, delinquent),
+        "contacts_per_10000_recovered": _ratio(made, collected, PER_10000_MAJOR),
+        "complaints_per_1000_delinquent": _ratio(complaints, delinquent, 1000),
+        "cost_to_collect": cost,
+        "net_recovery": collected - cost,
+        "violations": int(rule_violations(store)["total"]),
+        # context, not compared
+        "delinquent_accounts": delinquent, "arrears_collected": collected, "contacts": made,
+        "complaints": complaints,
+    }
+
+
+def summarise(values: Sequence[float | int | None]) -> dict[str, Any]:
+    """Mean and 95 % Student-t interval over seeds (``None`` bounds with fewer than 2).
+
+    >>> s = summarise([10, 12, 14])
+    >>> s["mean"], [round(x, 3) for x in s["ci95"]]
+    (12.0, [7.032, 16.968])
+    >>> summarise([5])["ci95"]
+    [None, None]
+    """
+    from scipy.stats import t as student_t
+
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return {"mean": None, "ci95": [None, None], "n": 0}
+    mean = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return {"mean": round(mean, 6), "ci95": [None, None], "n": 1}
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    half = float(student_t.ppf(0.975, len(xs) - 1)) * sd / math.sqrt(len(xs))
+    return {"mean": round(mean, 6), "ci95": [round(mean - half, 6), round(mean + half, 6)],
+            "n": len(xs)}
+
+
+def _check(strategies: Sequence[str], customers: int, days: int, seeds: int) -> None:
+    from creditdesk.collections.strategy import load_strategy
+
+    if not strategies:
+        raise BadInputError("strategies must name at least one strategy; got none",
+                            field="strategies", value="")
+    for s in strategies:
+        load_strategy(s)
+    if not 1 <= customers <= 10_000_000:
+        raise BadInputError(f"customers must be between 1 and 10000000; got {customers}",
+                            field="customers", value=customers)
+    if not 31 <= days <= 3660:
+        raise BadInputError(f"days must be between 31 and 3660 (a roll rate needs 30 days); "
+                            f"got {days}", field="days", value=days)
+    if not 1 <= seeds <= 100:
+        raise BadInputError(f"seeds must be between 1 and 100; got {seeds}", field="seeds",
+                            value=seeds)
+
+
+def compare_strategies(strategies: Sequence[str], *, customers: int, days: int, seeds: int,
+                       first_seed: int = 1, scenario: str = "baseline",
+                       start: date = date(2026, 1, 1), behaviour_model: Path | None = None,
+                       workdir: Path | None = None,
+                       on_run: Callable[[str, int, int, int], None] | None = None
+                       ) -> dict[str, Any]:
+    """Run the twin once per strategy and seed; figures per run and their summary.
+
+    Returns ``{"strategies": {name: {metric: {"mean", "ci95", "n"}}}, "runs": [...],
+    ...}``. Each run's store is deleted after its figures are read unless
+    ``workdir`` is given (then ``workdir/<strategy>-<seed>.duckdb`` stays for audit).
+    """
+    from creditdesk.risk.refresh import BEHAVIOUR_MODEL
+    from creditdesk.simulate.driver import run_twin
+    from creditdesk.simulate.params import load_params
+    from creditdesk.store import open_store
+
+    _check(strategies, customers, days, seeds)
+    params = load_params(scenario=scenario)
+    model = BEHAVIOUR_MODEL if behaviour_model is None else behaviour_model
+    tmp = Path(tempfile.mkdtemp(prefix="creditdesk-compare-")) if workdir is None else workdir
+    tmp.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    total = len(strategies) * seeds
+    try:
+        for seed in range(first_seed, first_seed + seeds):
+            for name in strategies:
+                db = tmp / f"{Path(name).stem}-{seed}.duckdb"
+                for p in (db, db.with_suffix(".duckdb.wal")):
+                    p.unlink(missing_ok=True)
+                store = open_store(f"duckdb:///{db}")
+                try:
+                    run = run_twin(store, customers=customers, days=days, seed=seed,
+                                   params=params, start=start, strategy=name,
+                                   behaviour_model=None if str(model) == "none" else model)
+                    figs = run_figures(store, run.commission)
+                finally:
+                    store.close()
+                if workdir is None:
+                    db.unlink(missing_ok=True)
+                runs.append({"strategy": run.strategy, "seed": seed, **figs})
+                if on_run:
+                    on_run(name, seed, len(runs), total)
+    finally:
+        if workdir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    names = [r["strategy"] for r in runs]
+    out: dict[str, Any] = {"strategies": {}, "runs": runs, "customers": customers,
+                           "days": days, "seeds": list(range(first_seed, first_seed + seeds)),
+                           "scenario": scenario}
+    for name in dict.fromkeys(names):
+        mine = [r for r in runs if r["strategy"] == name]
+        out["strategies"][name] = {m: summarise([r[m] for r in mine]) for m in METRICS}
+    return out
