@@ -220,7 +220,12 @@ class TreatmentUplift(BaseEstimator):
                 raise BadInputError(f"propensity must give a share for every treatment; "
                                     f"missing {missing[0]!r}", field="propensity",
                                     value=missing[0])
-            p = np.tile(np.array([float(propensity[a]) for a in arms]), (n, 1))
+            try:
+                shares = np.array([float(propensity[a]) for a in arms])
+            except (TypeError, ValueError) as exc:
+                raise BadInputError(f"propensity must map each treatment to a number; {exc}",
+                                    field="propensity") from exc
+            p = np.tile(shares, (n, 1))
         else:
             if type(propensity).__module__.split(".")[0] == "polars":
                 propensity = propensity.to_pandas()
