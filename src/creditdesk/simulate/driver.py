@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from creditdesk.collections.proposals import BookView, placement_rates, propose
+from creditdesk.collections.features import FEATURES, case_features
+from creditdesk.collections.optimize import CollectModels, choose, shipped_models
+from creditdesk.collections.proposals import BookView, Proposals, placement_rates, propose
 from creditdesk.collections.strategy import Strategy, arm_of, load_strategy
 from creditdesk.compliance import load_profile
 from creditdesk.ledger.eod import run_eod
@@ -112,6 +114,8 @@ class _State:
     broken_on: np.ndarray         # day a pending promise is seen broken (-1 none)
     placed_on: np.ndarray         # day placed with an agency (-1 not placed)
     commission: np.ndarray        # the placing agency's commission rate
+    made_7d: np.ndarray           # (7, customers) contacts made, by day modulo 7
+    reached_7d: np.ndarray        # (7, customers) of them, reached the debtor
 
 
 def _state(pop: Population, start: date) -> _State:
@@ -143,14 +147,15 @@ def _state(pop: Population, start: date) -> _State:
         hold_until=np.full(n_c, -1, np.int32),
         arm=np.full(n, "champion", dtype=object), broken=np.zeros(n, np.int32),
         broken_on=np.full(n, -1, np.int32), placed_on=np.full(n, -1, np.int32),
-        commission=np.zeros(n),
+        commission=np.zeros(n), made_7d=np.zeros((7, n_c), np.int16),
+        reached_7d=np.zeros((7, n_c), np.int16),
     )
 
 
 def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimParams,
              start: date = date(2026, 1, 1), profile: str = "CN",
              catalogue: Catalogue | None = None, behaviour_model: Path | None = None,
-             strategy: Strategy | str = "bucket_rules",
+             strategy: Strategy | str = "bucket_rules", collect_models: Path | None = None,
              on_day: Callable[[date, int, int], None] | None = None) -> TwinRun:
     """Draw a population, then run ``days`` business dates of the daily cycle on ``store``.
 
@@ -158,7 +163,8 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
     ``behaviour_model`` (a ``creditdesk risk train`` directory on the behaviour
     features), the behaviour score is refreshed after the end of day of every month
     end (``risk.refresh``) and its PD decides who gets pre-due reminders. ``strategy``
-    (a built-in name, a YAML path or a :class:`Strategy`) plans the contacts.
+    (a built-in name, a YAML path or a :class:`Strategy`) plans the contacts; an
+    ``optimized`` one values its menu with ``collect_models`` (default: the shipped ones).
     """
     import time
 
@@ -175,6 +181,9 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
     pop = draw_population(customers, start, days, params, seed)
     st = _state(pop, start)
     st.arm = arm_of(strat, st.ids)
+    models = None
+    if strat.planner.kind == "optimized" and not all(a.explore for a in strat.arms):
+        models = CollectModels.load(collect_models or shipped_models())
     create_sim_tables(store)
     load_frames(store, cat, customers=as_text(pop.customers), accounts=as_text(pop.accounts),
                 transactions=as_text(pop.drawdowns.with_columns(
@@ -201,7 +210,7 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
         # decisions it triggers are on file together or not at all
         with store.transaction(business_date=d):
             _hardship(st, t, rng, params, unemp[t] / unemp[0])
-            _contacts(store, st, t, d, rng, params, log, strat)
+            _contacts(store, st, t, d, rng, params, log, strat, models)
             _complaints(store, st, t, d, rng, params)
             t1 = time.perf_counter()
             txns = _payments(st, t, rng, params, run) + _purchases(st, t, rng, params)
@@ -229,7 +238,8 @@ def _hardship(st: _State, t: int, rng: np.random.Generator, p: SimParams, macro:
 
 
 def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
-              p: SimParams, log: ContactLog, strat: Strategy) -> None:
+              p: SimParams, log: ContactLog, strat: Strategy, models: CollectModels | None
+              ) -> None:
     # promises whose date passed unpaid are seen broken today; a cure forgets them
     seen = st.broken_on == t
     st.broken[seen] += 1
@@ -243,7 +253,11 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         segment=strat.segment_of(st.pd, st.is_loan), hold=hold_c[st.cust],
         broken=st.broken.astype(np.int64))
     _placements(st, t, strat, view)
+    st.made_7d[t % 7] = 0
+    st.reached_7d[t % 7] = 0
     props = propose(strat, view)
+    if strat.planner.kind == "optimized" and len(props):
+        props = _optimize(store, st, t, d, rng, strat, props, models)
     if not len(props):
         return
     if t % 4 == 0:
@@ -291,6 +305,8 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         is_msg, np.where(read, "read", "sent"), np.where(connected, "connected", "no_answer"))))
     names = np.array(CHANNEL_NAMES)[ch]
     keep = ~skipped
+    np.add.at(st.made_7d[t % 7], st.cust[a], allowed.astype(np.int16))
+    np.add.at(st.reached_7d[t % 7], st.cust[a], reached.astype(np.int16))
     cost = np.array([getattr(strat.costs, c) for c in CHANNEL_NAMES], np.int64)[ch] * allowed
     contacts = pl.DataFrame({
         "business_date": [d] * int(keep.sum()),
@@ -309,6 +325,33 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         "business_date": [d] * len(pa), "account_id": st.ids[pa],
         "channel": names[pidx], "promise_date": [d + timedelta(days=int(x - t)) for x in pdays],
         "amount": st.overdue[pa]}))
+
+
+def _optimize(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
+              strat: Strategy, menu: Proposals, models: CollectModels | None) -> Proposals:
+    """The optimized strategy's pick from the menu; every decision logged with its features."""
+    accs = np.unique(menu.account)
+    c = st.cust[accs]
+    feats = case_features(
+        dpd=st.dpd[accs], days_to_due=st.next_due[accs] - t, total_due=st.total_due[accs],
+        overdue=st.overdue[accs], is_loan=st.is_loan[accs], pd=st.pd[accs],
+        contacts_7d=st.made_7d.sum(axis=0)[c], reached_7d=st.reached_7d.sum(axis=0)[c],
+        promise_pending=st.promise_day[accs] >= t, broken=st.broken[accs])
+    feats.index = accs
+    explore = np.zeros(len(st.ids), bool)
+    explore[accs] = np.isin(st.arm[accs], [a.name for a in strat.arms if a.explore])
+    day = choose(strat, menu, feats, explore, st.cust, models, rng)
+    lg = day.log.sort_values("account")
+    la = lg["account"].to_numpy()
+    f = feats.loc[la]
+    append_sim(store, "treatments", pl.DataFrame({
+        "business_date": [d] * len(la), "account_id": st.ids[la], "customer_id": st.cust_ids[la],
+        "strategy": strat.name, "arm": st.arm[la].astype(str),
+        "treatment": lg["treatment"].to_numpy().astype(str),
+        "propensity": lg["propensity"].to_numpy(), "value": lg["value"].to_numpy(),
+        "total_due": st.total_due[la], "overdue": st.overdue[la],
+        **{k: f[k].to_numpy() for k in FEATURES}}))
+    return menu.take(day.chosen)
 
 
 def _placements(st: _State, t: int, strat: Strategy, view: BookView) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from creditdesk.collections.features import FEATURES
 from creditdesk.errors import StoreError
 from creditdesk.store.base import Store
 
@@ -33,6 +34,15 @@ SIM_TABLES: dict[str, dict[str, Any]] = {
     "complaints": {
         "business_date": pl.Date, "customer_id": pl.String, "account_id": pl.String,
         "dpd": pl.Int32, "annoyance": pl.Float64,
+    },
+    # the optimized strategy's decisions, one row per account offered a menu: the
+    # treatment (a contact label or "none"), the known propensity in explore arms
+    # (NULL when planned), the planner's value and the features the decision saw
+    "treatments": {
+        "business_date": pl.Date, "account_id": pl.String, "customer_id": pl.String,
+        "strategy": pl.String, "arm": pl.String, "treatment": pl.String,
+        "propensity": pl.Float64, "value": pl.Float64, "total_due": pl.Int64,
+        "overdue": pl.Int64, **{k: pl.Float64 for k in FEATURES},
     },
     "sim_status": {
         "business_date": pl.Date, "account_id": pl.String, "product": pl.String,
