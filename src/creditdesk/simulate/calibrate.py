@@ -239,9 +239,9 @@ def schedule_hazard(params: SimParams, schedule: Schedule) -> np.ndarray:
 
 def policy_schedule(days: int) -> Schedule:
     """The ``bucket_rules`` strategy's contacts by day past due (1..days)."""
+    from creditdesk.collections.gate import CHANNEL_NAMES
     from creditdesk.collections.proposals import BookView, propose
     from creditdesk.collections.strategy import load_strategy
-    from creditdesk.simulate.policy import CHANNEL_NAMES
 
     dpd = np.arange(1, days + 1)
     props = propose(load_strategy("bucket_rules"), BookView.of(

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from creditdesk.collections.features import FEATURES, case_features
+from creditdesk.collections.gate import CHANNEL_NAMES, ContactLog, gate
 from creditdesk.collections.optimize import CollectModels, choose, shipped_models
 from creditdesk.collections.proposals import BookView, Proposals, placement_rates, propose
 from creditdesk.collections.strategy import Strategy, arm_of, load_strategy
@@ -39,7 +40,6 @@ from creditdesk.products import default_catalogue
 from creditdesk.products.catalogue import Catalogue
 from creditdesk.simulate import behaviour as bh
 from creditdesk.simulate.params import SimParams, unemployment_path
-from creditdesk.simulate.policy import CHANNEL_NAMES, ContactLog, gate
 from creditdesk.simulate.population import Population, draw_population
 from creditdesk.simulate.tables import append_sim, create_sim_tables
 from creditdesk.store.base import Store

@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from creditdesk.collections.gate import AGENT, ROBOT, SMS, ContactLog, gate
 from creditdesk.collections.proposals import Proposals
 from creditdesk.compliance import load_profile
-from creditdesk.simulate.policy import AGENT, ROBOT, SMS, ContactLog, gate
 
 TEMPLATES = {"dunning": "【信用助手】您的账款已逾期{dpd}天，请尽快还款。回TD退订"}
 

@@ -1,10 +1,13 @@
-"""The twin's contact gate: every planned contact through the checker, then its outcome.
+"""The contact gate: every proposed contact through the checker, in time order.
 
-The collections strategy (:mod:`creditdesk.collections`) proposes the day's contacts
-from yesterday's books; here each one passes :func:`creditdesk.compliance.check`
-with the customer's running contact history, exactly as a live contact would: a
-blocked one is logged with the rule that blocked it and is not made. Whether a call
-connects is drawn here, in time order, because the next check must count it.
+The strategy proposes the day's contacts from yesterday's books; here each one passes
+:func:`creditdesk.compliance.check` with the customer's running contact history,
+exactly as a live contact would: a blocked one is logged with the rule that blocked
+it and is not made. Whether a call connects matters to the next check (an answered
+call counts against the daily cap of connected calls, an unanswered one against the
+attempts per number), so the caller gives a draw per contact: the digital twin draws
+it from the answer rates; the live planner passes 0, i.e. assumes every call is
+answered, which is the conservative reading of every cap.
 """
 
 from __future__ import annotations
