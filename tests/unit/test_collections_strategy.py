@@ -132,3 +132,12 @@ def test_unknown_strategy_name() -> None:
 
 def test_channels_are_the_checker_known_ones() -> None:
     assert CHANNELS == ("sms", "push", "robot", "agent")
+
+
+def test_a_broken_promise_triggers_the_follow_up_call() -> None:
+    s = load_strategy("bucket_rules")
+    quiet = propose(s, _view([4], [-4]))             # M1 day 4: nothing falls due
+    follow = propose(s, BookView.of(dpd=[4], days_to_due=[-4], total_due=[100], flagged=[True],
+                                    arm=["champion"], follow_up=[True]))
+    assert len(quiet) == 0
+    assert follow.channel.tolist() == [AGENT] and follow.minute.tolist() == [11 * 60]

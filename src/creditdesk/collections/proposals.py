@@ -53,18 +53,21 @@ class BookView:
     segment: np.ndarray
     hold: np.ndarray
     broken: np.ndarray
+    follow_up: np.ndarray  # a promise was seen broken today
 
     @classmethod
     def of(cls, *, dpd: Sequence[int], days_to_due: Sequence[int], total_due: Sequence[int],
            flagged: Sequence[bool], arm: Sequence[str], segment: Sequence[str] | None = None,
-           hold: Sequence[bool] | None = None, broken: Sequence[int] | None = None) -> BookView:
+           hold: Sequence[bool] | None = None, broken: Sequence[int] | None = None,
+           follow_up: Sequence[bool] | None = None) -> BookView:
         n = len(dpd)
         return cls(np.asarray(dpd, np.int64), np.asarray(days_to_due, np.int64),
                    np.asarray(total_due, np.int64), np.asarray(flagged, bool),
                    np.asarray(arm, dtype=object),
                    np.asarray(segment if segment is not None else ["default"] * n, dtype=object),
                    np.asarray(hold if hold is not None else [False] * n, bool),
-                   np.asarray(broken if broken is not None else [0] * n, np.int64))
+                   np.asarray(broken if broken is not None else [0] * n, np.int64),
+                   np.asarray(follow_up if follow_up is not None else [False] * n, bool))
 
     def __len__(self) -> int:
         return len(self.dpd)
@@ -148,6 +151,10 @@ def propose(strategy: Strategy, view: BookView) -> Proposals:
         if b == "pre_due":
             rows = rows[view.days_to_due[rows] >= 0]
         _rows(strategy.path_for(arm, seg, b), rows, view, b == "pre_due", out)
+    follow = np.nonzero(live & view.follow_up & (view.dpd > 0))[0]
+    if len(follow):
+        for st in strategy.follow_up:
+            out.append((follow, st, False))
     if not out:
         e = np.zeros(0, np.int64)
         return Proposals(e, e.astype(np.int8), e.astype(np.int32), e.astype(bool), e.astype(bool),

@@ -189,6 +189,8 @@ class Strategy(_Strict):
     planner: PlannerConfig = Field(default_factory=lambda: PlannerConfig.model_validate({}))
     escalate_after_broken_promises: int | None = Field(
         None, ge=1, description="this many broken promises -> the next bucket's path")
+    follow_up: list[Step] = Field(default_factory=list, description="made the day a promise "
+                                  "is seen broken, whatever the bucket's cadence")
 
     @field_validator("paths")
     @classmethod
@@ -226,6 +228,9 @@ class Strategy(_Strict):
                 for st in path.steps:
                     if st.template is not None and st.template not in self.templates:
                         raise ValueError(f"paths.{pname}: unknown template {st.template!r}")
+        for st in self.follow_up:
+            if st.template is not None and st.template not in self.templates:
+                raise ValueError(f"follow_up: unknown template {st.template!r}")
         return self
 
     @property

@@ -251,7 +251,7 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         total_due=np.where(st.open_, st.total_due, 0),
         flagged=(st.pd >= FLAG_PD) | (st.status_now > 0) | (st.dpd > 0), arm=st.arm,
         segment=strat.segment_of(st.pd, st.is_loan), hold=hold_c[st.cust],
-        broken=st.broken.astype(np.int64))
+        broken=st.broken.astype(np.int64), follow_up=seen)
     _placements(st, t, strat, view)
     st.made_7d[t % 7] = 0
     st.reached_7d[t % 7] = 0
