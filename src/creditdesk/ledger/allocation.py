@@ -25,7 +25,8 @@ from creditdesk.ledger.schema import JOURNAL
 
 __all__ = ["allocate"]
 
-SOURCE_DEBIT = {"repayment": "cash", "refund": "merchant_settlement", "credit": "customer_credit"}
+SOURCE_DEBIT = {"repayment": "cash", "refund": "merchant_settlement", "settlement": "cash",
+                "credit": "customer_credit"}
 
 
 def allocate(comps: pl.DataFrame, sources: pl.DataFrame, business_date: object
@@ -35,7 +36,7 @@ def allocate(comps: pl.DataFrame, sources: pl.DataFrame, business_date: object
     ``comps``: ``_k`` (the account's integer key), ``rank`` (int, waterfall
     order), ``target, due_id, component, amount`` — one row per owed component,
     ``amount > 0``. ``sources``: ``account_id, _k, seq, txn_id, kind
-    (repayment|refund|credit), amount`` — ``credit`` is money already held (seq 0).
+    (repayment|refund|settlement|credit), amount`` — ``credit`` is money already held (seq 0).
 
     Returns ``(allocated, leftover, journal)``: ``allocated`` is ``comps`` with
     an ``alloc`` column; ``leftover`` is ``_k, credit_left`` (what stays held

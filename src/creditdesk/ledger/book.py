@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from creditdesk.ledger.kernel import DayInput, DayOutput, close_day
+from creditdesk.ledger.kernel import DayInput, DayOutput, close_day, schedules_needed
 from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import PER_DATE_TABLES, TABLES, conform, empty
 
@@ -62,13 +62,18 @@ class InMemoryBook:
         self.transactions = pl.concat([self.transactions, conform(df, "transactions")])
 
     def day_input(self, d: date) -> DayInput:
+        txns = self.transactions.filter(pl.col("business_date") == d)
+        holiday = schedules_needed(txns)
         return DayInput(
             business_date=d,
             accounts=self.accounts.filter(pl.col("opened") <= d),
             prev=self.state["account_day"], dues=self.state["dues"],
             plan_state=self.state["plan_state"],
             billing=self.instalments.filter(pl.col("bill_date") == d),
-            txns=self.transactions.filter(pl.col("business_date") == d),
+            txns=txns,
+            schedules=self.instalments.filter(pl.col("account_id").is_in(holiday)
+                                              & (pl.col("bill_date") >= d))
+            if holiday else empty("instalments"),
         )
 
     def close(self, d: date) -> DayOutput:

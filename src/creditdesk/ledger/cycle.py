@@ -32,6 +32,7 @@ from creditdesk.ledger.steps import (
     _add_flows,
     dense_min_date,
     dense_sums,
+    in_force,
     outstanding,
     rhu,
     with_aligned,
@@ -120,22 +121,34 @@ def issue_statements(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.D
         return st, dues, plans, empty("statements")
     live = plans.filter(pl.col("kind").is_in(["purchase_instalment", "bill_instalment"])
                         & (pl.col("status") == "active"))
-    terms = billing.join(live.select("plan_id", pl.col("terms").alias("_n")), on="plan_id")
+    terms = billing.join(live.select("plan_id", pl.col("terms").alias("_n"), "schedule_date"),
+                         on="plan_id")
+    terms = terms.filter(in_force(terms)).drop("schedule_date")
     inst = terms.group_by(KEY).agg(pl.col("principal").sum().alias("_ip"),
                                    pl.col("fee").sum().alias("_if"))
-    past = dues.group_by(KEY).agg(outstanding().sum().alias("_past"))
+    # everything owed is in the statement balance; an item moved past today by a payment
+    # holiday is not in this bill's past due nor its minimum
+    past = dues.group_by(KEY).agg(outstanding().sum().alias("_open"),
+                                  outstanding().filter(pl.col("due_date") <= d).sum()
+                                  .alias("_past"))
     cyc = (cyc.join(inst, on=KEY, how="left", maintain_order="left")
            .join(past, on=KEY, how="left", maintain_order="left")
            .with_columns(pl.col("_ip").fill_null(0), pl.col("_if").fill_null(0),
-                         pl.col("_past").fill_null(0))
+                         pl.col("_past").fill_null(0), pl.col("_open").fill_null(0))
            .with_columns(rhu(pl.col("unbilled_principal") + pl.col("billed_principal"),
                              pl.col("min_rate_s")).alias("_minp"))
            .with_columns(
                (pl.col("unbilled_principal") + pl.col("billed_principal") + pl.col("_ip")
-                + pl.col("_if") + pl.col("accrued_interest") + pl.col("_past"))
+                + pl.col("_if") + pl.col("accrued_interest") + pl.col("_open"))
                .alias("statement_balance"),
                _due_for(d).alias("_due"))
            .filter(pl.col("statement_balance") > 0))
+    # a bill whose due date falls inside a payment holiday is due that many months later;
+    # the interest-free period still ends on the bill's own due date (``_due``)
+    cyc = cyc.with_columns(
+        pl.when(pl.col("holiday_until").is_not_null() & (pl.col("_due") < pl.col("holiday_until")))
+        .then(pl.col("_due").dt.offset_by(pl.format("{}mo", pl.col("holiday_months"))))
+        .otherwise(pl.col("_due")).alias("_pay_by"))
     if cyc.height == 0:
         return st, dues, plans, empty("statements")
     cyc = cyc.with_columns(
@@ -144,7 +157,7 @@ def issue_statements(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.D
     statements = cyc.select(
         KEY, pl.lit(d).alias("business_date"), "account_id",
         pl.lit(d.year * 100 + d.month, pl.Int32).alias("cycle"), pl.lit(d).alias("bill_date"),
-        pl.col("_due").alias("due_date"), pl.col("unbilled_principal").alias("new_principal"),
+        pl.col("_pay_by").alias("due_date"), pl.col("unbilled_principal").alias("new_principal"),
         pl.col("billed_principal").alias("revolving_principal"),
         pl.col("_ip").alias("instalment_principal"), pl.col("_if").alias("instalment_fee"),
         pl.col("accrued_interest").alias("interest"), pl.col("_past").alias("past_due"),
@@ -153,7 +166,7 @@ def issue_statements(day: Day, st: pl.DataFrame, dues: pl.DataFrame, plans: pl.D
         pl.lit(d).alias("business_date"),
         pl.format("{}:S{}", "account_id", pl.lit(d.strftime("%Y%m%d"))).alias("due_id"),
         "account_id", pl.lit("statement").alias("source"), pl.lit(None, pl.String).alias("plan_id"),
-        pl.lit(None, pl.Int32).alias("term"), pl.col("_due").alias("due_date"),
+        pl.lit(None, pl.Int32).alias("term"), pl.col("_pay_by").alias("due_date"),
         (pl.col("_minp") + pl.col("_ip")).alias("principal"),
         pl.col("accrued_interest").alias("interest"), pl.col("_if").alias("fee"),
         pl.lit(0, pl.Int64).alias("penalty"),

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["post_debits"]
 
 DEBIT_TYPES = ("purchase", "cash_loan", "instalment_conversion")
+#: repayment arrangements (``ledger.arrangements``): any product
+ARRANGEMENT_TYPES = ("hardship_plan", "payment_holiday", "settlement")
 KIND_OF_TYPE = {"purchase": "revolving", "refund": "revolving",
                 "instalment_conversion": "revolving", "cash_loan": "cash_loan",
-                "repayment": None}
+                "repayment": None, **dict.fromkeys(ARRANGEMENT_TYPES)}
 
 
 def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFrame,
@@ -78,12 +80,17 @@ def post_debits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, plans: pl.DataFr
         .when(~pl.col("type").is_in(list(KIND_OF_TYPE))).then(
             pl.format("type must be one of {}; got {}", pl.lit(", ".join(KIND_OF_TYPE)),
                       pl.col("type")))
-        .when(pl.col("amount") <= 0).then(pl.lit("amount must be a positive integer of minor units"))
+        .when((pl.col("type") != "payment_holiday") & (pl.col("amount").fill_null(0) <= 0))
+        .then(pl.lit("amount must be a positive integer of minor units"))
         .when(pl.col("_kind").is_not_null() & (pl.col("_kind") != pl.col("kind"))).then(
             pl.format("{} needs a {} account; product {} is {}", "type", "_kind", "product",
                       "kind"))
-        .when(pl.col("status").is_in(["charged_off"]) & pl.col("type").is_in(list(DEBIT_TYPES)))
+        .when((pl.col("status") == "charged_off") & pl.col("type").is_in(
+            [*DEBIT_TYPES, "hardship_plan", "payment_holiday"]))
         .then(pl.lit("account is charged off"))
+        .when((pl.col("status") == "settled") & pl.col("type").is_in(
+            [*DEBIT_TYPES, *ARRANGEMENT_TYPES]))
+        .then(pl.lit("account is settled"))
         .when((pl.col("type") == "cash_loan") & pl.col("_term_ok").is_null()).then(
             pl.format("terms must be allowed by product {}; got {}", "product", "terms"))
         .when((pl.col("type") == "cash_loan") & pl.col("_method_ok").is_null()).then(
@@ -215,7 +222,8 @@ def _new_plans(day: Day, loans: pl.DataFrame, conv: pl.DataFrame, rhu: object
             pl.lit(1, pl.Int32).alias("next_term"), "terms", d.alias("period_start"),
             pl.col("rate_s").alias("rate_scaled"),
             ((pl.col("rate_s").cast(pl.Int128) * pl.col("overdue_mult_s") + 500_000_000)
-             // 1_000_000_000).cast(pl.Int64).alias("penalty_rate_scaled")))
+             // 1_000_000_000).cast(pl.Int64).alias("penalty_rate_scaled"),
+            d.alias("schedule_date")))
     if conv.height:
         sched = conversion_frame(conv.select(
             "plan_id", pl.col("amount").alias("principal"), "terms",
@@ -241,7 +249,8 @@ def _new_plans(day: Day, loans: pl.DataFrame, conv: pl.DataFrame, rhu: object
             .otherwise(pl.lit("purchase_instalment")).alias("kind"),
             pl.lit("active").alias("status"), pl.col("amount").alias("remaining_principal"),
             pl.lit(1, pl.Int32).alias("next_term"), "terms", d.alias("period_start"),
-            pl.lit(0, pl.Int64).alias("rate_scaled"), pl.lit(0, pl.Int64).alias("penalty_rate_scaled")))
+            pl.lit(0, pl.Int64).alias("rate_scaled"), pl.lit(0, pl.Int64).alias("penalty_rate_scaled"),
+            d.alias("schedule_date")))
     from creditdesk.ledger.schema import conform, empty
 
     def cat(rows: list[pl.DataFrame], table: str) -> pl.DataFrame:

@@ -19,9 +19,9 @@ from pathlib import Path
 import polars as pl
 
 from creditdesk.errors import BadInputError
-from creditdesk.ledger.kernel import DayInput, DayOutput, close_day
+from creditdesk.ledger.kernel import DayInput, DayOutput, close_day, schedules_needed
 from creditdesk.ledger.params import LedgerParams
-from creditdesk.ledger.schema import PER_DATE_TABLES, STATE_TABLES
+from creditdesk.ledger.schema import PER_DATE_TABLES, STATE_TABLES, empty
 from creditdesk.store.base import Store
 
 __all__ = ["EodReport", "first_business_date", "read_day_input", "run_eod", "write_day"]
@@ -58,6 +58,11 @@ def read_day_input(store: Store, d: date) -> DayInput:
         state = {"account_day": store.read("account_day", "business_date = ?",
                                            [d - timedelta(days=1)]),
                  "dues": store.read("dues"), "plan_state": store.read("plan_state")}
+    txns = store.read("transactions", "business_date = ?", [d])
+    holiday = schedules_needed(txns)
+    schedules = (store.read("instalments", f"bill_date >= ? AND account_id IN "
+                            f"({', '.join('?' * len(holiday))})", [d, *holiday])
+                 if holiday else empty("instalments"))
     return DayInput(
         business_date=d,
         accounts=store.read("accounts", "opened <= ?", [d]),
@@ -65,7 +70,8 @@ def read_day_input(store: Store, d: date) -> DayInput:
         dues=state["dues"],
         plan_state=state["plan_state"],
         billing=store.read("instalments", "bill_date = ?", [d]),
-        txns=store.read("transactions", "business_date = ?", [d]),
+        txns=txns,
+        schedules=schedules,
     )
 
 

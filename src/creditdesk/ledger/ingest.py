@@ -30,7 +30,9 @@ REQUIRED = {
     "accounts": ("account_id", "customer_id", "product", "credit_limit", "opened"),
     "transactions": ("external_id", "account_id", "business_date", "type", "amount"),
 }
-TXN_TYPES = ("purchase", "repayment", "refund", "cash_loan", "instalment_conversion")
+ARRANGEMENT_TYPES = ("hardship_plan", "payment_holiday", "settlement")
+TXN_TYPES = ("purchase", "repayment", "refund", "cash_loan", "instalment_conversion",
+             *ARRANGEMENT_TYPES)
 MAX_ERRORS = 10
 
 
@@ -162,14 +164,31 @@ def validate_accounts(df: pl.DataFrame, catalogue: Catalogue, known_customers: p
     return typed.select([pl.col(c).cast(t) for c, t in TABLES["accounts"].items()])
 
 
+@dataclass(frozen=True)
+class ArrangementFacts:
+    """What the books say about the accounts of a file's arrangement rows.
+
+    ``status``: ``account_id, status, past_due`` at the last closed date, where
+    ``past_due`` is what is past due on the next date (every open due item with
+    a due date up to the last closed date); ``loaded``: arrangements already
+    loaded for dates not yet closed (``account_id, business_date, external_id``).
+    """
+
+    last_closed: date | None
+    status: pl.DataFrame
+    loaded: pl.DataFrame
+
+
 def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.DataFrame,
                           last_closed: date | None, exposure: pl.DataFrame,
-                          pending: pl.DataFrame) -> pl.DataFrame:
+                          pending: pl.DataFrame, facts: ArrangementFacts | None = None
+                          ) -> pl.DataFrame:
     """Typed transactions, or BadInputError naming the rows.
 
     ``exposure``: per account, principal owed at the last closed date
     (``account_id, exposure``); ``pending``: debits already loaded for dates
-    not yet closed (``account_id, business_date, pending``).
+    not yet closed (``account_id, business_date, pending``); ``facts``: for
+    the arrangement rows (:func:`arrangement_facts`).
     """
     errs = _Errors("transactions")
     df = _require(df, "transactions")
@@ -180,8 +199,11 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
               "external_id", "a non-empty id")
     errs.flag(df, pl.col("external_id").is_duplicated(), "external_id", "unique within the file")
     errs.flag(df, ~pl.col("type").is_in(list(TXN_TYPES)), "type", f"one of {', '.join(TXN_TYPES)}")
-    errs.flag(df, pl.col("_amount").is_null() | (pl.col("_amount") <= 0), "amount",
+    holiday = pl.col("type") == "payment_holiday"
+    errs.flag(df, ~holiday & (pl.col("_amount").is_null() | (pl.col("_amount") <= 0)), "amount",
               "a positive integer of minor units")
+    errs.flag(df, holiday & pl.col("amount").is_not_null() & (pl.col("_amount") != 0)
+              .fill_null(True), "amount", "empty or 0 for a payment_holiday")
     errs.flag(df, pl.col("_bd").is_null(), "business_date", "a date YYYY-MM-DD")
     if last_closed is not None:
         errs.flag(df, pl.col("_bd") <= last_closed, "business_date",
@@ -210,6 +232,7 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
               & pl.col("daily_rate").map_elements(lambda s: scaled_rate(s) is None,
                                                   return_dtype=pl.Boolean),
               "daily_rate", "a decimal string such as 0.0004")
+    _check_arrangements(j, errs, facts)
     errs.raise_if_any()
     # what each product allows (a few products: one vectorised check per product)
     terms = pl.col("_terms")
@@ -241,10 +264,98 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
                                         > pl.col("credit_limit")),
               "amount", "within the available credit limit")
     errs.raise_if_any()
-    typed = df.with_columns(pl.col("_amount").alias("amount"), pl.col("_bd").alias("business_date"),
+    typed = df.with_columns(pl.when(holiday).then(pl.col("_amount").fill_null(0))
+                            .otherwise(pl.col("_amount")).alias("amount"),
+                            pl.col("_bd").alias("business_date"),
                             pl.col("_terms").cast(pl.Int32).alias("terms")).drop(
         "_amount", "_bd", "_terms")
     return typed
+
+
+def _check_arrangements(j: pl.DataFrame, errs: _Errors, facts: ArrangementFacts | None
+                        ) -> None:
+    """Hardship plans, payment holidays and settlements (docs/ledger.md).
+
+    What the file alone shows is checked always; what depends on the books
+    (the account's status, the past-due total a hardship plan must equal) only
+    for the next date to close, whose starting state is the last closed one.
+    End of day checks the rest and rejects what does not fit then.
+    """
+    typ = pl.col("type")
+    arrangement = typ.is_in(list(ARRANGEMENT_TYPES))
+    if not j.select(arrangement.any()).item():
+        return
+    hs, hol = typ == "hardship_plan", typ == "payment_holiday"
+    errs.flag(j, hs & ~pl.col("_terms").is_between(3, 12).fill_null(False), "terms",
+              "an integer from 3 to 12 for a hardship_plan")
+    errs.flag(j, hol & ~pl.col("_terms").is_between(1, 3).fill_null(False), "terms",
+              "an integer from 1 to 3 (months) for a payment_holiday")
+    errs.flag(j, arrangement & pl.col("daily_rate").is_not_null(), "daily_rate",
+              "empty for hardship_plan, payment_holiday and settlement (a hardship plan bears "
+              "no interest)")
+    errs.flag(j, arrangement & (pl.int_range(pl.len()) != pl.int_range(pl.len()).first().over(
+        arrangement, "account_id", "_bd")), "type",
+              "the only hardship_plan, payment_holiday or settlement of its account and date "
+              "in the file")
+    if facts is None:
+        return
+    rows = (j.with_row_index("_row").filter(arrangement)
+            .join(facts.loaded.rename({"external_id": "_loaded"}),
+                  left_on=["account_id", "_bd"], right_on=["account_id", "business_date"],
+                  how="left")
+            .filter(pl.col("_loaded").is_null() | (pl.col("_loaded") != pl.col("external_id")))
+            .join(facts.status, on="account_id", how="left"))
+    nxt = (None if facts.last_closed is None
+           else date.fromordinal(facts.last_closed.toordinal() + 1))
+    for r in rows.iter_rows(named=True):
+        row, kind = int(r["_row"]) + 1, r["type"]
+        if r["_loaded"] is not None:
+            errs.items.append((row, "type", f"the only arrangement of account {r['account_id']} "
+                               f"on {r['_bd']} (external_id {r['_loaded']!r} is already loaded)",
+                               kind, BadInputError))
+            continue
+        if r["_bd"] != nxt or r["status"] is None:
+            continue
+        closed = r["status"] in ("charged_off", "settled") and not (
+            kind == "settlement" and r["status"] == "charged_off")
+        if closed:
+            errs.items.append((row, "account_id", f"an account open on {facts.last_closed} "
+                               f"(it is {r['status']})", r["account_id"], BadInputError))
+        elif kind == "hardship_plan" and r["_amount"] != r["past_due"]:
+            due = r["past_due"] or 0
+            rule = (f"the past-due total on {nxt}, {due}" if due else
+                    f"the past-due total on {nxt}, but nothing is past due on account "
+                    f"{r['account_id']}")
+            errs.items.append((row, "amount", rule, r["_amount"], BadInputError))
+
+
+def arrangement_facts(store: Store, last: date | None, transactions: pl.DataFrame
+                      ) -> ArrangementFacts | None:
+    """The books' facts :func:`validate_transactions` needs for a file's arrangement rows."""
+    arr = transactions.filter(pl.col("type").is_in(list(ARRANGEMENT_TYPES)))
+    if arr.height == 0:
+        return None
+    ids = sorted(set(arr.get_column("account_id").drop_nulls().to_list()))
+    marks = ", ".join("?" * len(ids))
+    loaded = store.read("transactions", f"type IN ({', '.join('?' * 3)}) AND account_id IN "
+                        f"({marks})" + (" AND business_date > ?" if last else ""),
+                        [*ARRANGEMENT_TYPES, *ids, *([last] if last else [])]
+                        ).select("account_id", "business_date", "external_id")
+    if last is None:
+        status = pl.DataFrame(schema={"account_id": pl.String, "status": pl.String,
+                                      "past_due": pl.Int64})
+    else:
+        days = store.read("account_day", f"business_date = ? AND account_id IN ({marks})",
+                          [last, *ids]).select("account_id", "status")
+        owed = (store.read("dues", f"account_id IN ({marks})", ids)
+                .filter(pl.col("due_date") <= last)
+                .group_by("account_id")
+                .agg(pl.sum_horizontal("principal", "interest", "fee", "penalty").sum()
+                     .alias("past_due")))
+        status = (days.join(owed, on="account_id", how="left")
+                  .with_columns(pl.col("past_due").fill_null(0)))
+    return ArrangementFacts(last, status, loaded.group_by("account_id", "business_date")
+                            .agg(pl.col("external_id").min()))
 
 
 def as_text(df: pl.DataFrame) -> pl.DataFrame:
@@ -277,7 +388,11 @@ def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame |
             all_acc = pl.concat([all_acc, acct])
         last = store.last_closed()
         exposure, pending = _exposure(store, last, transactions.get_column("external_id"))
-        typed = validate_transactions(transactions, catalogue, all_acc, last, exposure, pending)
+        facts = (arrangement_facts(store, last, transactions)
+                 if "type" in transactions.columns and "account_id" in transactions.columns
+                 else None)
+        typed = validate_transactions(transactions, catalogue, all_acc, last, exposure, pending,
+                                      facts)
         txns, dup = _new_transactions(store, typed, load_id)
     with store.transaction():
         if cust is not None:

@@ -11,11 +11,15 @@ The steps of one date, in order (docs/ledger.md has the worked examples):
 
 1. debits: purchases and cash-loan drawdowns (checked against the credit
    limit as it stood at the start of the day), instalment conversions;
+   then arrangements: hardship plans and payment holidays
+   (``arrangements.apply_arrangements``);
 2. billing: loan instalments falling due today become due items;
 3. payoff: a cash loan whose money today covers everything (interest for the
    actual days of the running period) is settled in full;
-4. credits: repayments, refunds and money already held are allocated through
-   the waterfall (``allocation.allocate``); the rest is held as credit;
+4. credits: repayments, refunds, settlements and money already held are
+   allocated through the waterfall (``allocation.allocate``); the rest is held
+   as credit; a settled account's remaining balance is written off
+   (``arrangements.close_settlements``);
 5. accruals: penalty on every past-due item, revolving interest while the
    interest-free period is lost; both rounded half-up per item per day;
 6. due dates: a revolving bill not paid in full by its due date loses the
@@ -27,17 +31,17 @@ The steps of one date, in order (docs/ledger.md has the worked examples):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
-from creditdesk.ledger import cycle, debits, steps
+from creditdesk.ledger import arrangements, cycle, debits, steps
 from creditdesk.ledger.journal import KEY, concat_journal
 from creditdesk.ledger.params import LedgerParams
 from creditdesk.ledger.schema import TABLES, conform, empty
 
-__all__ = ["DayInput", "DayOutput", "close_day"]
+__all__ = ["DayInput", "DayOutput", "close_day", "schedules_needed"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,10 @@ class DayInput:
     ``prev``: ``account_day`` of the previous closed date (empty at the start);
     ``dues`` / ``plan_state``: open items and plans after the previous date;
     ``billing``: instalment rows whose ``bill_date`` is this date;
-    ``txns``: the date's transactions.
+    ``txns``: the date's transactions;
+    ``schedules``: instalment rows (every version) with ``bill_date`` on or after
+    the date of the plans of the accounts with a ``payment_holiday`` among
+    ``txns`` (empty when there is none; see :func:`schedules_needed`).
     """
 
     business_date: date
@@ -58,6 +65,15 @@ class DayInput:
     plan_state: pl.DataFrame
     billing: pl.DataFrame
     txns: pl.DataFrame
+    schedules: pl.DataFrame = field(default_factory=lambda: empty("instalments"))
+
+
+def schedules_needed(txns: pl.DataFrame) -> list[str]:
+    """Accounts whose plans' remaining schedules the date needs (its payment holidays)."""
+    if txns.height == 0:
+        return []
+    hol = txns.filter(pl.col("type") == "payment_holiday").get_column("account_id")
+    return sorted(set(hol.drop_nulls().to_list()))
 
 
 @dataclass(frozen=True)
@@ -100,9 +116,17 @@ def close_day(inp: DayInput, params: LedgerParams) -> DayOutput:
     billing = steps.keyed(inp.billing, st)
 
     st, txns, new_plans, new_inst, plans = debits.post_debits(day, st, txns, plans, dues)
+    st, txns, dues, plans, arr_plans, arr_inst = arrangements.apply_arrangements(
+        day, st, txns, dues, plans, inp.schedules)
+    if arr_plans.height:
+        new_plans = pl.concat([conform(new_plans, "plans"), conform(arr_plans, "plans")])
+    if arr_inst.height:
+        new_inst = pl.concat([conform(new_inst, "instalments"),
+                              conform(arr_inst, "instalments")])
     st, dues, plans = steps.bill_loan_instalments(day, st, billing, dues, plans)
     st, dues, plans = steps.settle_payoffs(day, st, txns, dues, plans)
     st, dues = steps.apply_credits(day, st, txns, dues)
+    st, dues, plans = arrangements.close_settlements(day, st, txns, dues, plans)
     st, dues = cycle.accrue(day, st, dues)
     st = cycle.check_due_dates(day, st, dues)
     st, dues, plans, statements = cycle.issue_statements(day, st, dues, plans, billing)
@@ -118,7 +142,8 @@ def close_day(inp: DayInput, params: LedgerParams) -> DayOutput:
         plan_state=conform(plans.sort(KEY, "plan_id"), "plan_state"),
         plans=conform(new_plans, "plans").sort("plan_id") if new_plans.height
         else empty("plans"),
-        instalments=conform(new_inst, "instalments").sort("plan_id", "term") if new_inst.height
+        instalments=conform(new_inst, "instalments").sort("plan_id", "term", "bill_date")
+        if new_inst.height
         else empty("instalments"),
         statements=conform(statements.sort(KEY), "statements")
         if statements.height else empty("statements"),

@@ -52,7 +52,7 @@ INSTALMENTS = {
 PLAN_STATE = {
     "business_date": D, "plan_id": S, "account_id": S, "kind": S, "status": S,
     "remaining_principal": I64, "next_term": I32, "terms": I32, "period_start": D,
-    "rate_scaled": I64, "penalty_rate_scaled": I64,
+    "rate_scaled": I64, "penalty_rate_scaled": I64, "schedule_date": D,
 }
 
 DUES = {
@@ -72,6 +72,7 @@ ACCOUNT_DAY = {
     "purchases_today": I64, "drawdowns_today": I64, "paid_today": I64,
     "interest_today": I64, "penalty_today": I64, "fee_today": I64,
     "chargeoff_date": D, "chargeoff_amount": I64, "recovered_today": I64, "recovered_total": I64,
+    "holiday_until": D, "holiday_months": I32,
 }
 
 STATEMENTS = {

@@ -31,6 +31,7 @@ CARRIED = {
     "statement_due_date": pl.lit(None, pl.Date), "oldest_due_date": pl.lit(None, pl.Date),
     "chargeoff_date": pl.lit(None, pl.Date), "chargeoff_amount": pl.lit(0, pl.Int64),
     "recovered_total": pl.lit(0, pl.Int64),
+    "holiday_until": pl.lit(None, pl.Date), "holiday_months": pl.lit(0, pl.Int32),
 }
 FLOWS = ("purchases_today", "drawdowns_today", "paid_today", "interest_today",
          "penalty_today", "fee_today", "recovered_today")
@@ -184,19 +185,37 @@ def principal_by_account(dues: pl.DataFrame, plans: pl.DataFrame) -> pl.DataFram
 
 
 # --------------------------------------------------------------------------- billing
+#: plans whose instalments fall due on their own dates (not through a revolving bill),
+#: and the ``source`` of the due item each one's instalment becomes
+STANDALONE_SOURCE = {"cash_loan": "instalment", "hardship": "hardship"}
+
+
+def in_force(rows: pl.DataFrame) -> pl.Expr:
+    """Instalment rows of the schedule version in force: a payment holiday appends a new
+    version of a plan's remaining terms (``business_date`` = the holiday's date) and
+    points the plan's ``schedule_date`` at it (``ledger.arrangements``)."""
+    return (pl.col("schedule_date").is_null()
+            | (pl.col("business_date") == pl.col("schedule_date")))
+
+
 def bill_loan_instalments(day: Day, st: pl.DataFrame, billing: pl.DataFrame,
                           dues: pl.DataFrame, plans: pl.DataFrame
                           ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Loan instalments falling due today become due items (interest and fee posted)."""
-    live = plans.filter((pl.col("kind") == "cash_loan") & (pl.col("status") == "active"))
-    rows = billing.join(live.select("plan_id", "penalty_rate_scaled", "terms"),
+    """Loan and hardship instalments falling due today become due items (interest and
+    fee posted)."""
+    live = plans.filter(pl.col("kind").is_in(list(STANDALONE_SOURCE))
+                        & (pl.col("status") == "active"))
+    rows = billing.join(live.select("plan_id", "kind", "penalty_rate_scaled", "terms",
+                                    "schedule_date"),
                         on="plan_id", how="inner")
+    rows = rows.filter(in_force(rows))
     if rows.height == 0:
         return st, dues, plans
     new = rows.select(
         day.lit_date.alias("business_date"),
         pl.format("{}:{}", "plan_id", "term").alias("due_id"), "account_id",
-        pl.lit("instalment").alias("source"), "plan_id", "term", "due_date",
+        pl.col("kind").replace_strict(STANDALONE_SOURCE, return_dtype=pl.String).alias("source"),
+        "plan_id", "term", "due_date",
         "principal", "interest", "fee", pl.lit(0, pl.Int64).alias("penalty"),
         (pl.col("principal") + pl.col("interest") + pl.col("fee")).alias("original_total"),
         "penalty_rate_scaled", pl.lit("principal").alias("penalty_on"), KEY)
@@ -233,9 +252,14 @@ def _add_flows(st: pl.DataFrame, flows: pl.DataFrame, mapping: dict[str, str]) -
 
 
 # --------------------------------------------------------------------------- payoff
-def credits_today(txns: pl.DataFrame) -> pl.DataFrame:
-    return txns.filter(pl.col("type").is_in(["repayment", "refund"])
-                       & (pl.col("status") == "posted"))
+def credits_today(txns: pl.DataFrame, types: tuple[str, ...] = ("repayment", "refund")
+                  ) -> pl.DataFrame:
+    return txns.filter(pl.col("type").is_in(list(types)) & (pl.col("status") == "posted"))
+
+
+#: money that goes through the waterfall: a settlement's lump sum is allocated like a
+#: repayment (``ledger.arrangements.close_settlements`` then closes the account)
+WATERFALL_CREDITS = ("repayment", "refund", "settlement")
 
 
 def settle_payoffs(day: Day, st: pl.DataFrame, txns: pl.DataFrame, dues: pl.DataFrame,
@@ -303,8 +327,10 @@ POOLS = (("accrued_interest", "interest"), ("billed_principal", "principal"),
 
 def apply_credits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, dues: pl.DataFrame
                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Allocate repayments, refunds and held credit; recoveries on charged-off accounts."""
-    cred = credits_today(txns)
+    """Allocate repayments, refunds, settlements and held credit; recoveries on charged-off
+    accounts. Money paid into a settled account is held as customer credit (nothing is
+    owed there any more)."""
+    cred = credits_today(txns, WATERFALL_CREDITS)
     cred = cred.with_columns(
         st.get_column("status").gather(cred.get_column(KEY)).alias("_account_status"))
     recov = cred.filter(pl.col("_account_status") == "charged_off")
@@ -317,7 +343,7 @@ def apply_credits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, dues: pl.DataF
                         {"_r": "recovered_today"})
         st = st.with_columns((pl.col("recovered_total") + pl.col("recovered_today"))
                              .alias("recovered_total"))
-    live = cred.filter(pl.col("_account_status") == "open")
+    live = cred.filter(pl.col("_account_status").is_in(["open", "settled"]))
     held = st.filter((pl.col("credit_balance") > 0) & (pl.col("status") == "open")).select(
         "account_id", KEY, pl.lit(0, pl.Int64).alias("seq"),
         pl.lit(None, pl.Int64).alias("txn_id"),
