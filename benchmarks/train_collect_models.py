@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path,
                     default=Path("src/creditdesk/collections/models/collect"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep the twin's store here, and reuse it if it exists")
     a = ap.parse_args()
     base = load_strategy("optimized")
     explore = base.model_copy(update={
@@ -44,10 +46,14 @@ def main() -> None:
         "arms": [Arm(name="explore", share=1.0, paths={"default": "menu"}, explore=True)]})
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(f"duckdb:///{tmp}/explore.duckdb")
+        db = a.keep or Path(tmp) / "explore.duckdb"
+        reuse = db.exists()
+        store = open_store(f"duckdb:///{db}")
         try:
-            run_twin(store, customers=a.customers, days=a.days, seed=a.seed,
-                     params=load_params(), strategy=explore, behaviour_model=BEHAVIOUR_MODEL)
+            if not reuse:
+                run_twin(store, customers=a.customers, days=a.days, seed=a.seed,
+                         params=load_params(), strategy=explore,
+                         behaviour_model=BEHAVIOUR_MODEL)
             frame = training_frame(store)
         finally:
             store.close()

@@ -31,6 +31,7 @@ def version() -> None:
 
 # Sub-apps of the domain packages. Each package owns its commands' parsing and
 # formatting; the work is done by library functions they call.
+from creditdesk.collections.cli import app as _collect_app  # noqa: E402
 from creditdesk.compliance.cli import app as _compliance_app  # noqa: E402
 from creditdesk.products.cli import app as _products_app  # noqa: E402
 from creditdesk.risk.cli import app as _risk_app  # noqa: E402
@@ -40,6 +41,7 @@ app.add_typer(_risk_app, name="risk")
 app.add_typer(_compliance_app, name="compliance")
 app.add_typer(_products_app, name="products")
 app.add_typer(_simulate_app, name="simulate")
+app.add_typer(_collect_app, name="collect")
 
 
 # --------------------------------------------------------------------- the books

@@ -115,7 +115,7 @@ def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone:
             ts0 = datetime(d.year, d.month, d.day, m // 60, m % 60, tzinfo=ZoneInfo(zname))
             hit = instants[zname, m] = (ts0, int(ts0.astimezone(UTC).timestamp()) * 1_000_000)
         ts, ts_list[i] = hit
-        number = str(phone[a])
+        number = None if phone[a] is None else str(phone[a])
         party = "third_party" if third_l[i] else "debtor"
         if ch in (SMS, PUSH):
             key = (tpl_l[i], 0 if rem_l[i] else int(dpd[a]))

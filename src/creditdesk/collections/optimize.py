@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from creditdesk.collections.complaints import ComplaintModel
 from creditdesk.collections.planner import PlanProblem, PlanSolution, solve
 from creditdesk.collections.proposals import Proposals
 from creditdesk.collections.strategy import CHANNELS, Strategy
@@ -65,7 +66,7 @@ class CollectModels:
     """
 
     recovery: TreatmentUplift
-    complaint: TreatmentUplift
+    complaint: ComplaintModel
 
     @classmethod
     def load(cls, folder: Path) -> CollectModels:
@@ -75,7 +76,7 @@ class CollectModels:
                                 f"complaint/ (creditdesk collect train); got {str(folder)!r}",
                                 field="models", value=str(folder))
         return cls(TreatmentUplift.load(folder / "recovery"),
-                   TreatmentUplift.load(folder / "complaint"))
+                   ComplaintModel.load(folder / "complaint"))
 
     def save(self, folder: Path) -> Path:
         folder = Path(folder)
@@ -123,7 +124,7 @@ def _explore(menu: Proposals, rows: np.ndarray, rng: np.random.Generator
     return uniq, row, k
 
 
-def _uplift(model: TreatmentUplift, X: pd.DataFrame, pos: np.ndarray, labels: np.ndarray
+def _uplift(model: TreatmentUplift | ComplaintModel, X: pd.DataFrame, pos: np.ndarray, labels: np.ndarray
             ) -> np.ndarray:
     """Each menu row's uplift over doing nothing; NaN for a treatment the model never saw."""
     up = model.predict_uplift(X)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from creditdesk.collections.complaints import ComplaintModel
 from creditdesk.collections.features import FEATURES
 from creditdesk.collections.optimize import CONTROL, CollectModels
 from creditdesk.collections.scores import SelfCureModel
@@ -95,7 +96,7 @@ class TrainedScores:
 
 def fit_models(frame: pd.DataFrame, *, min_rows: int = 200, n_estimators: int = 300,
                random_state: int = 0) -> TrainedScores:
-    """Fit the recovery and complaint uplift models (T-learner) and the self-cure score.
+    """Fit the recovery uplift (T-learner), the complaint model and the self-cure score.
 
     Self-cure (probability the arrears are paid within 30 days with no contact) is fitted
     on the delinquent explore rows that drew "nothing".
@@ -109,8 +110,9 @@ def fit_models(frame: pd.DataFrame, *, min_rows: int = 200, n_estimators: int = 
               "n_estimators": n_estimators, "random_state": random_state}
     recovery = TreatmentUplift(objective="regression", **common).fit(
         X, t, frame["recovered"].to_numpy())
-    complaint = TreatmentUplift(objective="binary", **common).fit(
-        X, t, frame["complained"].to_numpy())
+    complaint = ComplaintModel(n_estimators=n_estimators, learning_rate=0.05,
+                               early_stopping_rounds=30, random_state=random_state).fit(
+        X, t, frame["complained"].to_numpy(), control=CONTROL)
     idle = frame[(frame["treatment"] == CONTROL) & (frame["dpd"] > 0)]
     self_cure = None
     if len(idle) >= min_rows and idle["cured"].nunique() == 2:

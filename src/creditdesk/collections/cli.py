@@ -1,0 +1,126 @@
+"""``creditdesk collect``: plan a date's contacts, show a case, train the collection scores."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from creditdesk.cli_support import handle_errors, out_console, print_json
+from creditdesk.errors import BadInputError
+
+app = typer.Typer(no_args_is_help=True, help="Collections: cases, the contact plan, scores.")
+STORE_OPT = typer.Option(None, "--store", help="Store URL (default $CREDITDESK_STORE or "
+                         "duckdb:///./creditdesk.duckdb)")
+
+
+def _store(url: str | None) -> object:
+    from creditdesk.config import settings
+    from creditdesk.store import open_store
+
+    return open_store(url or settings().store)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadInputError(f"date must be YYYY-MM-DD; got {value!r}", field="date",
+                            value=value) from None
+
+
+@app.command("plan")
+@handle_errors
+def plan_cmd(
+    when: str = typer.Option(..., "--date", help="the business date to plan (the day after "
+                             "the last closed date)"),
+    store: str | None = STORE_OPT,
+    strategy: str = typer.Option("bucket_rules", "--strategy",
+                                 help="frequent, bucket_rules, optimized or a YAML file"),
+    models: Path | None = typer.Option(None, "--models", help="collection models folder "
+                                       "(optimized; default: the shipped ones)"),
+    json_out: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Plan every open case's contacts for a date; the plan is stored in contact_plan."""
+    from creditdesk.collections.planning import plan_date
+
+    d = _date(when)
+    st = _store(store)
+    try:
+        r = plan_date(st, d, strategy=strategy, models=models)
+    finally:
+        st.close()  # type: ignore[attr-defined]
+    doc = {"business_date": r.business_date.isoformat(), "strategy": r.strategy,
+           "strategy_version": r.strategy_version, "open_cases": r.open_cases,
+           "planned": r.planned, "blocked": r.blocked, "by_channel": r.by_channel,
+           "planner": r.planner}
+    if json_out:
+        print_json(doc)
+        return
+    t = Table(title=f"contact plan for {doc['business_date']} ({r.strategy} v{r.strategy_version})")
+    for c in ("open cases", "planned", "blocked", *r.by_channel):
+        t.add_column(c, justify="right")
+    t.add_row(str(r.open_cases), str(r.planned), str(r.blocked),
+              *[str(v) for v in r.by_channel.values()])
+    out_console.print(t)
+    if r.planner:
+        out_console.print(f"planner: objective {r.planner['objective']:,.0f}, LP bound "
+                          f"{r.planner['bound']:,.0f}, gap {r.planner['gap']:.4%}")
+
+
+@app.command("case")
+@handle_errors
+def case_cmd(case_id: str, store: str | None = STORE_OPT,
+             json_out: bool = typer.Option(False, "--json", help="print as JSON")) -> None:
+    """Show one case: its state, history, planned contacts, contacts made and promises."""
+    from creditdesk.collections.case_view import case_detail
+
+    st = _store(store)
+    try:
+        doc = case_detail(st, case_id)
+    finally:
+        st.close()  # type: ignore[attr-defined]
+    if json_out:
+        print_json(doc)
+        return
+    c = doc["case"]
+    out_console.print(f"[bold]{c['case_id']}[/] account {c['account_id']} customer "
+                      f"{c['customer_id']}: {c['stage']} {c['status']}"
+                      f"{' (' + c['close_reason'] + ')' if c['close_reason'] else ''}, bucket "
+                      f"{c['bucket']} (worst {c['max_bucket']}), DPD {c['dpd']}, overdue "
+                      f"{c['overdue_amount']} fen, queue {c['queue']}, arm {c['arm']}")
+    for title, rows in (("events", doc["events"]), ("plan", doc["plan"]),
+                        ("contacts", doc["contacts"]), ("promises", doc["promises"])):
+        if rows:
+            t = Table(title=title)
+            for k in rows[0]:
+                t.add_column(k)
+            for r in rows[-30:]:
+                t.add_row(*[("" if v is None else str(v)) for v in r.values()])
+            out_console.print(t)
+
+
+@app.command("train")
+@handle_errors
+def train_cmd(store: str | None = STORE_OPT,
+              out: Path = typer.Option(..., "--out", help="folder for the fitted models"),
+              json_out: bool = typer.Option(False, "--json")) -> None:
+    """Fit the collection scores on the store's explore-arm decisions and their outcomes."""
+    from creditdesk.collections.training import fit_models, training_frame
+
+    st = _store(store)
+    try:
+        frame = training_frame(st)
+    finally:
+        st.close()  # type: ignore[attr-defined]
+    fit = fit_models(frame)
+    fit.models.save(out)
+    if fit.self_cure is not None:
+        fit.self_cure.save(out / "self_cure")
+    doc = {"rows": fit.rows, "rows_by_treatment": fit.rows_by_treatment, "out": str(out)}
+    if json_out:
+        print_json(doc)
+    else:
+        out_console.print(f"trained on {fit.rows} explore-arm decisions; models in {out}")

@@ -1,0 +1,322 @@
+"""``creditdesk collect plan``: tomorrow's contacts for every open case, stored for audit.
+
+The runner around the pure parts: it reads the books as of the last closed date (one
+snapshot query), brings the cases up to that date (:mod:`~creditdesk.collections.cases`,
+once per closed date), lets the strategy propose (:mod:`~creditdesk.collections.proposals`)
+or, for ``optimized``, value its menu and plan it with HiGHS
+(:mod:`~creditdesk.collections.optimize`), passes every contact through the one checker
+with each debtor's last week of contacts (:mod:`~creditdesk.collections.gate`: planned
+calls count as answered, the conservative reading of every cap), and writes
+``contact_plan``: ``planned`` rows, ``blocked`` ones with the blocking rule, and
+``if_unreached`` retries (made only if the earlier call did not reach the debtor, and
+checked again then). Planning a date again replaces that date's plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from creditdesk.collections.cases import empty_cases, update_cases
+from creditdesk.collections.features import case_features
+from creditdesk.collections.gate import ContactLog, gate
+from creditdesk.collections.optimize import CollectModels, choose, shipped_models
+from creditdesk.collections.proposals import BookView, Proposals, bucket_of, propose
+from creditdesk.collections.strategy import CHANNELS, Strategy, arm_of, load_strategy
+from creditdesk.collections.tables import (
+    CONTACT_PLAN,
+    create_collections_tables,
+    duck,
+    table_exists,
+)
+from creditdesk.compliance import ContactEvent, load_profile
+from creditdesk.compliance.history import History
+from creditdesk.errors import BadInputError
+
+__all__ = ["FLAG_PD", "PlanResult", "plan_date", "read_snapshot"]
+
+#: behaviour-score PD from which a current account gets a pre-due case
+FLAG_PD = 0.08
+_HOLD_DAYS = 14
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """What ``collect plan`` did for a date."""
+
+    business_date: date
+    strategy: str
+    strategy_version: int
+    open_cases: int
+    planned: int
+    blocked: int
+    by_channel: dict[str, int]
+    planner: dict[str, Any] = field(default_factory=dict)
+
+
+def _sql_snapshot() -> str:
+    return """
+WITH nd AS (SELECT account_id, min(due_date) AS next_due FROM instalments
+            WHERE due_date >= $d GROUP BY 1)
+SELECT ad.account_id, a.customer_id, a.product, ad.status, ad.dpd, ad.bucket,
+       ad.overdue_amount, ad.total_due, c.timezone,
+       CASE WHEN a.product = 'cash_loan' THEN nd.next_due
+            ELSE ad.statement_due_date END AS next_due
+FROM account_day ad JOIN accounts a USING (account_id) JOIN customers c USING (customer_id)
+LEFT JOIN nd USING (account_id)
+WHERE ad.business_date = $last
+ORDER BY ad.account_id"""
+
+
+def read_snapshot(con: Any, last: date, d: date) -> pl.DataFrame:
+    """One row per account as of ``last``, with the days to its next due date from ``d``."""
+    snap = pl.from_arrow(con.sql(_sql_snapshot(), params={"d": d, "last": last})
+                         .to_arrow_table())
+    assert isinstance(snap, pl.DataFrame)
+    pd = pl.DataFrame(schema={"account_id": pl.String, "pd": pl.Float64})
+    if table_exists(con, "behaviour_scores"):
+        got = pl.from_arrow(con.sql(
+            "SELECT account_id, arg_max(pd, as_of) AS pd FROM behaviour_scores "
+            "WHERE as_of <= ? GROUP BY 1", params=[last]).to_arrow_table())
+        assert isinstance(got, pl.DataFrame)
+        pd = got.cast({"pd": pl.Float64})
+    return snap.join(pd, on="account_id", how="left").with_columns(
+        (pl.col("next_due") - pl.lit(d)).dt.total_days().fill_null(-1).alias("days_to_due"))
+
+
+def _line(customer_index: int) -> str:
+    """The debtor's primary line for the per-number caps.
+
+    The books carry no phone numbers yet, so each debtor's line is a stable surrogate
+    keyed by the customer: the caps then count per debtor, as they do when each
+    debtor has one number.
+    """
+    return f"+0{customer_index:012d}"
+
+
+def _histories(con: Any, d: date, customers: set[str], index: dict[str, int]
+               ) -> dict[str, History]:
+    """The last eight days of contacts made, per customer (the rules look back 7 days)."""
+    if not table_exists(con, "contacts") or not customers:
+        return {}
+    rows = con.sql("SELECT customer_id, contact_ts, channel, outcome FROM contacts "
+                   "WHERE allowed AND business_date >= ? AND business_date < ? "
+                   "ORDER BY contact_ts", params=[d - timedelta(days=8), d]).fetchall()
+    out: dict[str, list[ContactEvent]] = {}
+    for cid, ts, ch, outcome in rows:
+        if cid not in customers:
+            continue
+        if ch in ("robot", "agent"):
+            ok = outcome == "connected"
+            ev = ContactEvent(ts, "voice", number=_line(index[cid]), connected=ok,
+                              conversation=ok, robot=ch == "robot")
+        else:
+            ev = ContactEvent(ts, ch)
+        out.setdefault(cid, []).append(ev)
+    return {k: History(v) for k, v in out.items()}
+
+
+def _customer_set(con: Any, sql: str, params: list[Any]) -> set[str]:
+    return {r[0] for r in con.sql(sql, params=params).fetchall()}
+
+
+def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_rules",
+              models: Path | None = None, profile: str | None = None) -> PlanResult:
+    """Plan the contacts of business date ``d`` (the day after the last closed date)."""
+    con = duck(store)
+    last = store.last_closed()
+    if last is None or d != last + timedelta(days=1):
+        raise BadInputError(f"date must be the day after the last closed date "
+                            f"({last.isoformat() if last else 'none closed'}); got {d.isoformat()}",
+                            field="date", value=d.isoformat())
+    strat = strategy if isinstance(strategy, Strategy) else load_strategy(strategy)
+    prof = load_profile(profile or strat.jurisdiction)
+    create_collections_tables(store)
+    snap = read_snapshot(con, last, d)
+    n = snap.height
+    ids = snap.get_column("account_id").to_numpy()
+    cust_ids = snap.get_column("customer_id").to_numpy()
+    dpd = snap.get_column("dpd").fill_null(0).to_numpy().astype(np.int64)
+    is_loan = (snap.get_column("product") == "cash_loan").to_numpy()
+    pd = snap.get_column("pd").fill_null(np.nan).to_numpy()
+    open_ = (snap.get_column("status") == "open").to_numpy()
+    total_due = np.where(open_, snap.get_column("total_due").fill_null(0).to_numpy(), 0)
+    days_to_due = snap.get_column("days_to_due").to_numpy().astype(np.int64)
+    arms = arm_of(strat, ids)
+    held = (_customer_set(con, "SELECT DISTINCT customer_id FROM complaints WHERE "
+                               "business_date > ?", [last - timedelta(days=_HOLD_DAYS)])
+            if table_exists(con, "complaints") else set())
+    hold = np.array([c in held for c in cust_ids.tolist()], bool)
+    flagged = (pd >= FLAG_PD) | (dpd > 0)
+    broken = np.zeros(n, np.int64)
+    follow = np.zeros(n, bool)
+    pending = np.zeros(n, bool)
+    if table_exists(con, "promises"):
+        from creditdesk.collections.promises import promise_status
+
+        ps = promise_status(con, last).join(
+            pl.DataFrame({"account_id": ids, "i": np.arange(n)}), on="account_id")
+        br = ps.filter(pl.col("status") == "broken")
+        np.add.at(broken, br.get_column("i").to_numpy(), 1)
+        follow[br.filter(pl.col("promise_date") == last - timedelta(days=1))
+               .get_column("i").to_numpy()] = True
+        pending[ps.filter(pl.col("status") == "open").get_column("i").to_numpy()] = True
+    view = BookView(dpd=dpd, days_to_due=days_to_due, total_due=total_due, flagged=flagged,
+                    arm=arms, segment=strat.segment_of(pd, is_loan), hold=hold, broken=broken,
+                    follow_up=follow)
+    cases = _bring_cases_up(store, con, snap, view, strat, last)
+    props = propose(strat, view)
+    planner: dict[str, Any] = {}
+    value = np.full(len(props), np.nan)
+    if strat.planner.kind == "optimized" and len(props):
+        props, value, planner = _optimized(con, strat, props, snap, view, pending, d, models)
+    rows = _gate_and_rows(props, value, strat, prof, con, d, snap, arms, cases)
+    with store.transaction(business_date=d):
+        con.execute("DELETE FROM contact_plan WHERE business_date = ?", [d]).fetchall()
+        if rows.height:
+            con.register("_plan_incoming", rows.to_arrow())
+            try:
+                con.execute("INSERT INTO contact_plan SELECT * FROM _plan_incoming").fetchall()
+            finally:
+                con.unregister("_plan_incoming")
+    made = rows.filter(pl.col("status") == "planned")
+    by_ch = {c: int(made.filter(pl.col("channel") == c).height) for c in CHANNELS}
+    return PlanResult(d, strat.name, strat.version,
+                      int(cases.filter(pl.col("status") == "open").height), made.height,
+                      rows.height - made.height, by_ch, planner)
+
+
+def _bring_cases_up(store: Any, con: Any, snap: pl.DataFrame, view: BookView, strat: Strategy,
+                    last: date) -> pl.DataFrame:
+    """Update the cases to the last closed date once; return the open cases."""
+    from creditdesk.collections.proposals import placement_rates
+
+    done = con.execute("SELECT count(*) FROM case_runs WHERE as_of = ?", [last]).fetchall()[0][0]
+    cur = pl.from_arrow(con.sql("SELECT * FROM cases WHERE status = 'open'").to_arrow_table())
+    assert isinstance(cur, pl.DataFrame)
+    if not cur.height:
+        cur = empty_cases()
+    if done:
+        return cur
+    rate = placement_rates(strat, view)
+    agency, recall = [], []
+    for i, key in enumerate(zip(view.arm.tolist(), view.segment.tolist(),
+                                bucket_of(view.dpd).tolist(), strict=True)):
+        path = strat.bucket_path(*key) if rate[i] > 0 else None
+        agency.append(path.placement.agency if path and path.placement else None)
+        recall.append(path.placement.recall_after_days if path and path.placement else 0)
+    s = snap.select("account_id", "customer_id", "status", "dpd", "bucket", "overdue_amount",
+                    "total_due", "days_to_due").with_columns(
+        pl.Series("flagged", view.flagged), pl.Series("arm", view.arm.astype(str)),
+        pl.Series("placement_agency", agency, dtype=pl.String),
+        pl.Series("placement_commission", rate), pl.Series("placement_recall_days", recall))
+    changed, events = update_cases(cur, s, last)
+    with store.transaction(business_date=last):
+        if changed.height:
+            con.register("_cases_incoming", changed.to_arrow())
+            try:
+                con.execute("DELETE FROM cases WHERE case_id IN "
+                            "(SELECT case_id FROM _cases_incoming)").fetchall()
+                con.execute("INSERT INTO cases SELECT * FROM _cases_incoming").fetchall()
+            finally:
+                con.unregister("_cases_incoming")
+        if events.height:
+            con.register("_events_incoming", events.to_arrow())
+            try:
+                con.execute("INSERT INTO case_events SELECT * FROM _events_incoming").fetchall()
+            finally:
+                con.unregister("_events_incoming")
+        con.execute("INSERT INTO case_runs VALUES (?, ?)", [last, strat.name]).fetchall()
+    out = pl.from_arrow(con.sql("SELECT * FROM cases WHERE status = 'open'").to_arrow_table())
+    assert isinstance(out, pl.DataFrame)
+    return out if out.height else empty_cases()
+
+
+def _optimized(con: Any, strat: Strategy, menu: Proposals, snap: pl.DataFrame, view: BookView,
+               pending: np.ndarray, d: date, models: Path | None
+               ) -> tuple[Proposals, np.ndarray, dict[str, Any]]:
+    accs = np.unique(menu.account)
+    cust = snap.get_column("customer_id").to_numpy()
+    made7 = np.zeros(len(accs))
+    reach7 = np.zeros(len(accs))
+    if table_exists(con, "contacts"):
+        cnt = pl.from_arrow(con.sql(
+            "SELECT customer_id, count(*) FILTER (WHERE allowed) AS made, "
+            "count(*) FILTER (WHERE allowed AND outcome IN ('connected', 'read')) AS reached "
+            "FROM contacts WHERE business_date >= ? AND business_date < ? GROUP BY 1",
+            params=[d - timedelta(days=7), d]).to_arrow_table())
+        assert isinstance(cnt, pl.DataFrame)
+        m = pl.DataFrame({"customer_id": cust[accs]}).join(cnt, on="customer_id", how="left")
+        made7 = m.get_column("made").fill_null(0).to_numpy()
+        reach7 = m.get_column("reached").fill_null(0).to_numpy()
+    feats = case_features(
+        dpd=view.dpd[accs], days_to_due=view.days_to_due[accs], total_due=view.total_due[accs],
+        overdue=snap.get_column("overdue_amount").fill_null(0).to_numpy()[accs],
+        is_loan=(snap.get_column("product") == "cash_loan").to_numpy()[accs],
+        pd=snap.get_column("pd").fill_null(np.nan).to_numpy()[accs], contacts_7d=made7,
+        reached_7d=reach7, promise_pending=pending[accs], broken=view.broken[accs])
+    feats.index = accs
+    explore = np.isin(view.arm, [a.name for a in strat.arms if a.explore])
+    unit = np.unique(cust, return_inverse=True)[1]
+    loaded = CollectModels.load(models or shipped_models())
+    # the plan's randomisation must be reproducible: seeded by the date
+    rng = np.random.default_rng([d.toordinal(), 17])
+    day = choose(strat, menu, feats, explore, unit, loaded, rng)
+    value = np.full(len(menu), np.nan)
+    lg = day.log.set_index("account")["value"]
+    value[day.chosen] = lg.reindex(menu.account[day.chosen]).to_numpy()
+    info: dict[str, Any] = {}
+    if day.solution is not None:
+        info = {"objective": day.solution.objective, "bound": day.solution.bound,
+                "gap": day.solution.gap, "seconds": day.solution.seconds,
+                "method": day.solution.method}
+    return menu.take(day.chosen), value[day.chosen], info
+
+
+def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: Any, con: Any,
+                   d: date, snap: pl.DataFrame, arms: np.ndarray, cases: pl.DataFrame
+                   ) -> pl.DataFrame:
+    if not len(props):
+        return pl.DataFrame(schema=CONTACT_PLAN)
+    cust_ids = snap.get_column("customer_id").to_numpy()
+    ids = snap.get_column("account_id").to_numpy()
+    customers, cust_idx = np.unique(cust_ids, return_inverse=True)
+    log = ContactLog.new(prof)
+    pos = {c: i for i, c in enumerate(customers.tolist())}
+    hist = _histories(con, d, set(cust_ids[props.account].tolist()), pos)
+    log.histories.update({pos[c]: h for c, h in hist.items()})
+    tz = snap.get_column("timezone").to_numpy()
+    phone = np.array([_line(i) for i in cust_idx.tolist()], dtype=object)
+    no_hold = np.zeros(len(customers), bool)
+    allowed, rules, _, ts_us, skipped = gate(
+        props, d, cust_idx, tz, phone, no_hold, snap.get_column("dpd").fill_null(0).to_numpy(),
+        log, np.zeros(len(props)), np.ones(24), 1.0, strat.templates)
+    case_of = dict(zip(cases.get_column("account_id").to_list(),
+                       cases.get_column("case_id").to_list(), strict=True))
+    acc = ids[props.account]
+    k = np.arange(len(props))
+    return pl.DataFrame({
+        "business_date": [d] * len(props),
+        "plan_id": [f"{d:%Y%m%d}-{a}-{i:03d}" for a, i in zip(acc.tolist(), k.tolist(),
+                                                              strict=True)],
+        "case_id": [case_of.get(a) for a in acc.tolist()],
+        "account_id": acc, "customer_id": cust_ids[props.account],
+        "channel": np.array(CHANNELS)[props.channel],
+        "party": np.where(props.party == 1, "third_party", "debtor"),
+        "planned_at": pl.Series(ts_us).cast(pl.Datetime("us", "UTC")),
+        "local_time": [f"{m // 60:02d}:{m % 60:02d}" for m in props.minute.tolist()],
+        "purpose": np.where(props.reminder, "reminder", "collection"),
+        "template": pl.Series(props.template.tolist(), dtype=pl.String),
+        "conditional": props.retry, "strategy": strat.name, "strategy_version": strat.version,
+        "arm": arms[props.account].astype(str),
+        "value": pl.Series(value, dtype=pl.Float64).fill_nan(None),
+        # a retry "only if the earlier call did not reach the debtor": planning assumes
+        # every call is answered, so it is kept as conditional and checked when made
+        "status": np.where(skipped, "if_unreached", np.where(allowed, "planned", "blocked")),
+        "rule": pl.Series(rules, dtype=pl.String),
+    }).cast(CONTACT_PLAN).sort("planned_at", "plan_id")  # type: ignore[arg-type]

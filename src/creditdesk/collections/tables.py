@@ -1,0 +1,57 @@
+"""The collections engine's own tables, beside the books in the same store.
+
+``cases`` (one row per case, upserted), ``case_events`` (what happened to a case and
+when: opened, stage, bucket, placed, recalled, closed), ``contact_plan`` (every
+contact planned for a date, and every one the checker blocked, with the rule: both
+answers are kept for audit) and ``case_runs`` (the closed date the cases were last
+brought up to, so running again changes nothing). DuckDB; the twin's ``contacts``,
+``promises`` and ``complaints`` are described in :mod:`creditdesk.simulate.tables`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from creditdesk.collections.cases import CASE_EVENTS, CASES
+from creditdesk.errors import StoreError
+
+__all__ = ["CONTACT_PLAN", "create_collections_tables", "duck", "table_exists"]
+
+_TS = pl.Datetime("us", "UTC")
+CONTACT_PLAN: dict[str, Any] = {
+    "business_date": pl.Date, "plan_id": pl.String, "case_id": pl.String,
+    "account_id": pl.String, "customer_id": pl.String, "channel": pl.String,
+    "party": pl.String, "planned_at": _TS, "local_time": pl.String, "purpose": pl.String,
+    "template": pl.String, "conditional": pl.Boolean, "strategy": pl.String,
+    "strategy_version": pl.Int32, "arm": pl.String, "value": pl.Float64,
+    "status": pl.String, "rule": pl.String,
+}
+_SQL = {pl.Date: "DATE", _TS: "TIMESTAMPTZ", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
+        pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE"}
+_TABLES: dict[str, dict[str, Any]] = {"cases": CASES, "case_events": CASE_EVENTS,
+                                      "contact_plan": CONTACT_PLAN,
+                                      "case_runs": {"as_of": pl.Date, "strategy": pl.String}}
+
+
+def duck(store: Any) -> Any:
+    """The store's DuckDB connection (the collections tables live on DuckDB)."""
+    con = getattr(store, "con", None)
+    if con is None:
+        raise StoreError("collections planning needs a DuckDB store; got "
+                         f"{type(store).__name__}")
+    return con
+
+
+def create_collections_tables(store: Any) -> None:
+    """Create the tables if missing (idempotent)."""
+    con = duck(store)
+    for name, schema in _TABLES.items():
+        cols = ", ".join(f"{c} {_SQL[t]}" for c, t in schema.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})").fetchall()
+
+
+def table_exists(con: Any, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchall()[0][0])
