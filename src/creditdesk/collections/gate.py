@@ -24,12 +24,21 @@ from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, 
 from creditdesk.compliance.history import History
 from creditdesk.compliance.profiles import Profile
 
-__all__ = ["CHANNEL_NAMES", "ContactLog", "gate"]
+__all__ = ["CHANNEL_NAMES", "ContactLog", "gate", "render"]
 
 #: index -> name of the channels (agent and robot are both ``voice`` to the checker)
 CHANNEL_NAMES = CHANNELS
 SMS, PUSH, ROBOT, AGENT = range(4)
 _HISTORY_DAYS = 8
+
+
+def render(templates: dict[str, str], name: str | None, d: date, dpd: int) -> str | None:
+    """A message template with ``{due}`` (the date) and ``{dpd}`` filled in.
+
+    >>> render({"t": "{dpd} days late"}, "t", date(2026, 3, 2), 5)
+    '5 days late'
+    """
+    return None if name is None else templates[name].format(due=d.isoformat(), dpd=dpd)
 
 
 @dataclass
@@ -121,8 +130,7 @@ def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone:
             key = (tpl_l[i], 0 if rem_l[i] else int(dpd[a]))
             text = texts.get(key)
             if text is None:
-                text = texts[key] = (templates[key[0]].format(due=d.isoformat(), dpd=key[1])
-                                     if key[0] is not None else None)
+                text = texts[key] = render(templates, key[0], d, key[1])
             proposed = ProposedContact(ts, "sms" if ch == SMS else "push", party=party,
                                        number=number, template=text, opt_out=True)
         else:

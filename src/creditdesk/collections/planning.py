@@ -24,7 +24,7 @@ import polars as pl
 
 from creditdesk.collections.cases import empty_cases, update_cases
 from creditdesk.collections.features import case_features
-from creditdesk.collections.gate import ContactLog, gate
+from creditdesk.collections.gate import ContactLog, gate, render
 from creditdesk.collections.optimize import CollectModels, choose, shipped_models
 from creditdesk.collections.proposals import BookView, Proposals, bucket_of, propose
 from creditdesk.collections.strategy import CHANNELS, Strategy, arm_of, load_strategy
@@ -300,6 +300,10 @@ def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: A
                        cases.get_column("case_id").to_list(), strict=True))
     acc = ids[props.account]
     k = np.arange(len(props))
+    dpd = snap.get_column("dpd").fill_null(0).to_numpy()
+    message = [render(strat.templates, t, d, 0 if rem else int(dpd[a]))
+               for t, rem, a in zip(props.template.tolist(), props.reminder.tolist(),
+                             props.account.tolist(), strict=True)]
     return pl.DataFrame({
         "business_date": [d] * len(props),
         "plan_id": [f"{d:%Y%m%d}-{a}-{i:03d}" for a, i in zip(acc.tolist(), k.tolist(),
@@ -312,6 +316,7 @@ def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: A
         "local_time": [f"{m // 60:02d}:{m % 60:02d}" for m in props.minute.tolist()],
         "purpose": np.where(props.reminder, "reminder", "collection"),
         "template": pl.Series(props.template.tolist(), dtype=pl.String),
+        "message": pl.Series(message, dtype=pl.String),
         "conditional": props.retry, "strategy": strat.name, "strategy_version": strat.version,
         "arm": arms[props.account].astype(str),
         "value": pl.Series(value, dtype=pl.Float64).fill_nan(None),

@@ -24,7 +24,7 @@ CONTACT_PLAN: dict[str, Any] = {
     "business_date": pl.Date, "plan_id": pl.String, "case_id": pl.String,
     "account_id": pl.String, "customer_id": pl.String, "channel": pl.String,
     "party": pl.String, "planned_at": _TS, "local_time": pl.String, "purpose": pl.String,
-    "template": pl.String, "conditional": pl.Boolean, "strategy": pl.String,
+    "template": pl.String, "message": pl.String, "conditional": pl.Boolean, "strategy": pl.String,
     "strategy_version": pl.Int32, "arm": pl.String, "value": pl.Float64,
     "status": pl.String, "rule": pl.String,
 }
