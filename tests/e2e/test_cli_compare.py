@@ -41,6 +41,9 @@ def test_compare_two_strategies_over_two_seeds(tmp_path: Path) -> None:
     # contacting everyone as often as the rules allow makes many more contacts
     assert (f["contacts_per_delinquent_account"]["mean"]
             > 3 * b["contacts_per_delinquent_account"]["mean"])
+    # every figure also per arm (the built-ins here have one arm, the champion)
+    assert doc["arms"]["bucket_rules"]["champion"]["recovery_rate"]["mean"] == pytest.approx(
+        b["recovery_rate"]["mean"])
     runs = json.loads((out / "compare.json").read_text())["runs"]
     assert sorted((r["strategy"], r["seed"]) for r in runs) == [
         ("bucket_rules", 1), ("bucket_rules", 2), ("frequent", 1), ("frequent", 2)]

@@ -105,8 +105,12 @@ def compare_report_html(result: dict[str, Any]) -> str:
              f"{', '.join(map(str, result['seeds']))}, scenario {html.escape(result['scenario'])}"
              ". Mean over seeds with the 95 % interval; money in yuan.</p>")
     charts = "".join(f"<div>{_chart(result, m)}</div>" for m in METRICS)
+    arm_rows = [{"strategy": n, "arm": a, **{m: _fmt(m, figs[m]) for m in METRICS}}
+                for n, arms in result.get("arms", {}).items() for a, figs in arms.items()]
     body = (intro + "<h2>Figures</h2>" + html_table(rows, left=("figure",))
             + "<h2>Targets</h2>" + html_table(targets, left=("target",))
+            + "<h2>By champion / challenger arm</h2>"
+            + html_table(arm_rows, left=("strategy", "arm"))
             + f"<h2>Charts</h2><div class=\"grid\">{charts}</div>")
     return page(TITLE, body)
 

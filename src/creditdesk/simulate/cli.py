@@ -92,8 +92,8 @@ def compare_cmd(
     (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     report = write_compare_report(out / "report.html", result)
     if json_out:
-        print_json({"strategies": result["strategies"], "targets": strategy_targets(result),
-                    "report": str(report)})
+        print_json({"strategies": result["strategies"], "arms": result["arms"],
+                    "targets": strategy_targets(result), "report": str(report)})
         return
     t = Table(title=f"strategies in the twin: {customers:,} customers, {days} days, {seeds} seeds "
                     "(mean [95 % interval])")

@@ -23,7 +23,7 @@ from typing import Any
 
 from creditdesk.errors import BadInputError
 
-__all__ = ["METRICS", "compare_strategies", "run_figures", "summarise"]
+__all__ = ["METRICS", "arm_figures", "compare_strategies", "run_figures", "summarise"]
 
 #: the figures compared, in report order; True where more is better
 METRICS: dict[str, bool] = {
@@ -89,6 +89,45 @@ def run_figures(store: Any, commission: int) -> dict[str, float | int | None]:
     }
 
 
+def arm_figures(db: Path, strategy: str, commission_by_arm: dict[str, int]
+                ) -> dict[str, dict[str, float | int | None]]:
+    """:func:`run_figures` for each champion/challenger arm of a finished run's store.
+
+    The run's file is attached read-only to a private connection in which every table
+    with an ``account_id`` is a view restricted to the arm's accounts (the arm of an
+    account is the strategy's stable hash), so each figure is computed exactly as for
+    the whole run.
+    """
+    import duckdb
+    import pyarrow as pa
+
+    from creditdesk.collections.strategy import arm_of, load_strategy
+
+    strat = load_strategy(strategy)
+    out: dict[str, dict[str, float | int | None]] = {}
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{db}' AS src (READ_ONLY)").fetchall()
+        ids = [r[0] for r in con.sql("SELECT account_id FROM src.accounts").fetchall()]
+        arms = arm_of(strat, ids)
+        con.register("_arms", pa.table({"account_id": ids, "arm": arms.astype(str).tolist()}))
+        tables = [r[0] for r in con.sql(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall()]
+        cols = {t: {r[0] for r in con.sql(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' "
+            "AND table_name = ?", params=[t]).fetchall()} for t in tables}
+        for arm in strat.arms:
+            for t in tables:
+                where = (f" WHERE account_id IN (SELECT account_id FROM _arms WHERE arm = "
+                         f"'{arm.name}')" if "account_id" in cols[t] else "")
+                con.execute(f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM src.{t}{where}"
+                            ).fetchall()
+            out[arm.name] = run_figures(con, commission_by_arm.get(arm.name, 0))
+    finally:
+        con.close()
+    return out
+
+
 def summarise(values: Sequence[float | int | None]) -> dict[str, Any]:
     """Mean and 95 % Student-t interval over seeds (``None`` bounds with fewer than 2).
 
@@ -139,8 +178,9 @@ def compare_strategies(strategies: Sequence[str], *, customers: int, days: int, 
                        ) -> dict[str, Any]:
     """Run the twin once per strategy and seed; figures per run and their summary.
 
-    Returns ``{"strategies": {name: {metric: {"mean", "ci95", "n"}}}, "runs": [...],
-    ...}``. Each run's store is deleted after its figures are read unless
+    Returns ``{"strategies": {name: {metric: {"mean", "ci95", "n"}}}, "arms": {name:
+    {arm: {metric: ...}}}, "runs": [...], ...}``: every figure also per champion /
+    challenger arm. Each run's store is deleted after its figures are read unless
     ``workdir`` is given (then ``workdir/<strategy>-<seed>.duckdb`` stays for audit).
     """
     from creditdesk.risk.refresh import BEHAVIOUR_MODEL
@@ -169,9 +209,11 @@ def compare_strategies(strategies: Sequence[str], *, customers: int, days: int, 
                     figs = run_figures(store, run.commission)
                 finally:
                     store.close()
+                by_arm = arm_figures(db, name, run.commission_by_arm)
                 if workdir is None:
                     db.unlink(missing_ok=True)
-                runs.append({"strategy": run.strategy, "seed": seed, **figs})
+                    db.with_suffix(".duckdb.wal").unlink(missing_ok=True)
+                runs.append({"strategy": run.strategy, "seed": seed, **figs, "arms": by_arm})
                 if on_run:
                     on_run(name, seed, len(runs), total)
     finally:
@@ -181,7 +223,10 @@ def compare_strategies(strategies: Sequence[str], *, customers: int, days: int, 
     out: dict[str, Any] = {"strategies": {}, "runs": runs, "customers": customers,
                            "days": days, "seeds": list(range(first_seed, first_seed + seeds)),
                            "scenario": scenario}
+    out["arms"] = {}
     for name in dict.fromkeys(names):
         mine = [r for r in runs if r["strategy"] == name]
         out["strategies"][name] = {m: summarise([r[m] for r in mine]) for m in METRICS}
+        out["arms"][name] = {arm: {m: summarise([r["arms"][arm][m] for r in mine])
+                                   for m in METRICS} for arm in mine[0]["arms"]}
     return out

@@ -66,6 +66,7 @@ class TwinRun:
     seconds_by_stage: dict[str, float] = field(default_factory=dict)
     #: fen paid to collection agencies: their commission on what placed accounts repaid
     commission: int = 0
+    commission_by_arm: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -408,7 +409,11 @@ def _payments(st: _State, t: int, rng: np.random.Generator, p: SimParams, run: T
     if not len(pay):
         return []
     placed = pay[st.placed_on[pay] >= 0]
-    run.commission += int(np.round(amount[placed] * st.commission[placed]).sum())
+    fee = np.round(amount[placed] * st.commission[placed]).astype(np.int64)
+    run.commission += int(fee.sum())
+    for arm in np.unique(st.arm[placed]).tolist():
+        run.commission_by_arm[arm] = (run.commission_by_arm.get(arm, 0)
+                                      + int(fee[st.arm[placed] == arm].sum()))
     return [pl.DataFrame({"account_id": st.ids[pay], "type": ["repayment"] * len(pay),
                           "amount": amount[pay]})]
 
