@@ -109,9 +109,11 @@ def close_range_partition(batches: Iterator[pa.RecordBatch], start: date, end: d
 
 def close_range_on_spark(store: Any, start: date, end: date, params: LedgerParams) -> None:
     """Close ``start``..``end`` in one Spark job and commit them together."""
-    from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    from creditdesk.store.spark_store import spark_functions
+
+    F = spark_functions(store.spark)
     prev_d = start - timedelta(days=1)
     sources = {
         "accounts": store.frame("accounts").where(F.col("opened") <= F.lit(end)),

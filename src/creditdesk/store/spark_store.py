@@ -34,36 +34,85 @@ from creditdesk.errors import StoreError
 from creditdesk.ledger.schema import STATE_TABLES, TABLES
 from creditdesk.store.base import Store
 
-__all__ = ["SparkStore", "spark_session"]
+__all__ = ["SparkStore", "spark_functions", "spark_session", "stop_spark_session"]
 
-_SESSION: Any = None
+_SESSIONS: dict[str, Any] = {}
+"""This process's Spark sessions by ``SPARK_REMOTE`` (``""``: the local session)."""
 
 
 def spark_session() -> Any:
-    """One Spark session per process (starting one takes seconds)."""
-    global _SESSION
-    if _SESSION is None:
-        from pyspark.sql import SparkSession
+    """The process's Spark session for the current ``SPARK_REMOTE`` (starting one takes seconds).
 
-        # workers must run this interpreter, the one creditdesk is installed in
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        remote = os.environ.get("SPARK_REMOTE")
-        builder = SparkSession.builder.appName("creditdesk")
-        if remote:
-            builder = builder.remote(remote)
-        else:
-            builder = (builder.master(os.environ.get("CREDITDESK_SPARK_MASTER", "local[2]"))
-                       .config("spark.ui.enabled", "false")
-                       .config("spark.sql.shuffle.partitions", "2")
-                       .config("spark.default.parallelism", "2")
-                       .config("spark.sql.adaptive.enabled", "false")
-                       .config("spark.sql.session.timeZone", "UTC")
-                       .config("spark.driver.memory", "2g")
-                       .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
-        _SESSION = builder.getOrCreate()
-        _SESSION.sparkContext.setLogLevel("ERROR") if not remote else None
-    return _SESSION
+    Unset: a local session (``local[2]``, or ``CREDITDESK_SPARK_MASTER``). Set
+    (``sc://host:port``): a Spark Connect session to that server. Both kinds
+    can live in one process; each is created once and kept.
+    """
+    remote = os.environ.get("SPARK_REMOTE", "")
+    session = _SESSIONS.get(remote)
+    if session is None:
+        session = _connect_session(remote) if remote else _local_session()
+        _SESSIONS[remote] = session
+    return session
+
+
+def stop_spark_session(remote: str) -> None:
+    """Release this process's Connect session to ``remote`` (nothing if there is none)."""
+    session = _SESSIONS.pop(remote, None)
+    if session is not None:
+        session.stop()
+
+
+def _local_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    # workers must run this interpreter, the one creditdesk is installed in
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    session = (SparkSession.builder.appName("creditdesk")
+               .master(os.environ.get("CREDITDESK_SPARK_MASTER", "local[2]"))
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.default.parallelism", "2")
+               .config("spark.sql.adaptive.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.driver.memory", "2g")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _connect_session(remote: str) -> Any:
+    """A new Spark Connect session to ``remote``.
+
+    Built with the Connect builder itself, not ``SparkSession.builder.remote``:
+    that one refuses when the process already has a local session, returns any
+    existing Connect session whatever its URL, and sets
+    ``SPARK_CONNECT_MODE_ENABLED`` for the whole process (from then on
+    ``pyspark.sql.functions`` builds Connect columns, breaking a local
+    session). Only runtime SQL settings can be made from here; the server's
+    own settings (executors, partitions, its Python) are the cluster's.
+    """
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    session = ConnectSession.builder.remote(remote).create()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return session
+
+
+def spark_functions(spark: Any) -> Any:
+    """``pyspark.sql.functions`` for a local session, its Connect twin for a Connect one.
+
+    The plain module decides between the two by an environment variable of the
+    whole process, which this store leaves alone (see :func:`_connect_session`).
+    """
+    if type(spark).__module__.startswith("pyspark.sql.connect."):
+        from pyspark.sql.connect import functions as connect_functions
+
+        return connect_functions
+    from pyspark.sql import functions
+
+    return functions
 
 
 def _spark_type(dtype: Any) -> Any:
@@ -158,9 +207,9 @@ class SparkStore(Store):
         (columns ``<table>__<column>``, marked by a ``_packed`` file); others
         hold plain columns. Parquet reads only the columns asked for.
         """
-        from pyspark.sql import functions as F
         from pyspark.sql import types as T
 
+        F = spark_functions(self.spark)
         plain: list[str] = []
         packed: list[str] = []
         for uri in self._paths(table):
