@@ -51,6 +51,8 @@ def menu_labels(menu: Proposals) -> np.ndarray:
     >>> menu_labels(m).tolist()
     ['push@09:00', 'sms@09:30', 'robot@10:00', 'robot@19:00', 'agent@12:15', 'agent@19:30']
     """
+    if not len(menu):
+        return np.zeros(0, dtype="<U11")
     ch = np.array(CHANNELS, dtype=object)[menu.channel]
     hh = np.char.zfill((menu.minute // 60).astype(str), 2)
     mm = np.char.zfill((menu.minute % 60).astype(str), 2)
