@@ -1,7 +1,10 @@
 """The Spark store: a lake of Parquet folders, end of day under ``mapInArrow``.
 
 ``spark:///path/to/lake`` starts a local Spark session (``local[2]``);
-``SPARK_REMOTE`` set means a Spark Connect cluster instead. Every write goes
+``SPARK_REMOTE`` set (``sc://host:port``) means a Spark Connect server instead,
+which must see the lake at the same path (this process writes loads and
+commit markers itself) and whose Python workers must import ``creditdesk``
+(docs/ledger.md). Every write goes
 to a folder named after its transaction (``<table>/txn=<id>/``) and becomes
 visible only when the commit marker ``_commits/<id>`` is written, last. On
 open, folders of transactions without a marker (a crash mid-write) are
