@@ -1,0 +1,739 @@
+"""The optimising contact planner's solver: which candidate contacts to make tomorrow.
+
+Each open collection case has a few allowed candidate contacts (a channel, a party, a time
+slot), each with a net expected value (expected recovery minus contact cost minus a price
+per expected complaint). The plan picks at most ``case_limit`` candidates per case and
+keeps every capacity row (agent minutes in an hour, robot lines in an hour, the day's SMS
+and push budgets) within its capacity, maximising the total value. It is a 0-1 programme
+with a million cases but only a few dozen coupling rows, and the method lives off that:
+
+* **Lagrangian prices.** Price each capacity row; a candidate's reduced value is
+  ``value - price[resource] * use``. Given prices the cases decouple: each takes its
+  top-``case_limit`` candidates by positive reduced value (one vectorised pass). The dual
+  value ``sum(reduced values taken) + price . capacity`` is an upper bound on every plan
+  for *any* prices >= 0, and since a case's own polytope is integral its minimum over the
+  prices equals the LP relaxation's optimum. It is the ``bound`` reported.
+* **Prices from small LPs.** At good prices almost every case's choice is settled: it
+  would not change for any prices in a box around them. Those cases are fixed; HiGHS
+  solves the LP of the few open ones (tens of thousands) against the capacity they leave.
+  If its row prices stay inside the box, the dual value there equals the LP value of the
+  combined plan, i.e. the LP relaxation is solved *exactly*; if not, the box moves to them
+  and grows. The first prices come from the LP of a random sample of cases with
+  proportionally scaled capacities (on small problems the first LP is the whole problem).
+  This converges in a handful of passes where subgradient or bundle steps need dozens.
+* **Greedy repair.** The LP solution is integral but for at most about one candidate per
+  binding row; those are dropped, any over-used row (floating-point crumbs, or a
+  Lagrangian plan when no LP was solved) sheds its worst candidates by reduced value per
+  unit, leftover capacity is refilled with the best remaining candidates that fit, and
+  cases trade a chosen contact for a better one of theirs where capacity allows.
+
+The pure core: no I/O, arrays in, arrays out. The HiGHS models (the LPs, the exact MIP for
+small instances and tests) are in :mod:`creditdesk.collections.planner_exact`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from creditdesk.collections.planner_exact import (
+    ExactResult,
+    ReducedModel,
+    reduce_model,
+    solve_model,
+)
+from creditdesk.errors import BadInputError
+
+__all__ = ["PlanProblem", "PlanSolution", "lp_bound", "solve", "solve_exact"]
+
+_OPEN_CASES = 30_000  # cases left open in the first restricted LP (the whole problem if fewer)
+_SAMPLE_CASES = 20_000  # cases in the sampled LP that gives the first prices at scale
+_SMALL = 100_000  # candidates: below this, also polish Lagrangian plans and search exchanges
+_LNS_ROUNDS = 40  # on small problems: ruin-and-recreate rounds (64 trials each) after the polish
+
+
+# --------------------------------------------------------------------------------------
+# the problem and the answer
+# --------------------------------------------------------------------------------------
+
+
+def _bad(field: str, expected: str, got: object, row: int | None = None) -> BadInputError:
+    where = f" at candidate {row}" if row is not None and field in (
+        "case", "value", "resource", "use") else (f" at row {row}" if row is not None else "")
+    return BadInputError(f"{field} must be {expected}; got {got}{where}", row=row, field=field,
+                         value=got)
+
+
+def _array(field: str, data: object, kind: str) -> np.ndarray:
+    arr = np.asarray(data)
+    if arr.ndim != 1:
+        raise _bad(field, "a one-dimensional array", f"shape {arr.shape}")
+    if kind == "int":
+        if arr.size and arr.dtype.kind not in "iu":
+            raise _bad(field, "integers", f"dtype {arr.dtype}")
+        return arr.astype(np.int64)
+    if arr.size and arr.dtype.kind not in "iuf":
+        raise _bad(field, "numbers", f"dtype {arr.dtype}")
+    out = arr.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        raise _bad(field, "finite", out[bad[0]], int(bad[0]))
+    return out
+
+
+def _check_range(field: str, arr: np.ndarray, lo: float, hi: float | None, text: str) -> None:
+    bad = arr < lo if hi is None else (arr < lo) | (arr >= hi)
+    idx = np.flatnonzero(bad)
+    if idx.size:
+        got = arr[idx[0]].item()
+        raise _bad(field, text, got, int(idx[0]))
+
+
+@dataclass(frozen=True, eq=False)
+class PlanProblem:
+    """One day's planning problem over candidate contacts (validated on construction).
+
+    Arrays are per candidate (``case``, ``value``, ``resource``, ``use``), per capacity row
+    (``capacity``) or per case (``case_limit``; its length is the number of cases).
+
+    >>> p = PlanProblem(case=[0, 0, 1], value=[5.0, 3.0, 4.0], resource=[0, -1, 0],
+    ...                 use=[1.0, 0.0, 1.0], capacity=[1.0], case_limit=[1, 1])
+    >>> p.n_cases, p.n_resources, len(p.value)
+    (2, 1, 3)
+    """
+
+    case: np.ndarray
+    value: np.ndarray
+    resource: np.ndarray
+    use: np.ndarray
+    capacity: np.ndarray
+    case_limit: np.ndarray
+
+    def __post_init__(self) -> None:
+        case = _array("case", self.case, "int")
+        value = _array("value", self.value, "float")
+        resource = _array("resource", self.resource, "int")
+        use = _array("use", self.use, "float")
+        capacity = _array("capacity", self.capacity, "float")
+        case_limit = _array("case_limit", self.case_limit, "int")
+        n = len(case)
+        for field, arr in (("value", value), ("resource", resource), ("use", use)):
+            if len(arr) != n:
+                raise _bad(field, f"of length {n} (one per candidate, like case)",
+                           f"length {len(arr)}")
+        _check_range("case", case, 0, len(case_limit),
+                     f"a case index in [0, {len(case_limit)}) (len(case_limit))")
+        _check_range("resource", resource, -1, len(capacity),
+                     f"-1 or a capacity row in [0, {len(capacity)})")
+        _check_range("use", use, 0.0, None, ">= 0")
+        _check_range("capacity", capacity, 0.0, None, ">= 0")
+        _check_range("case_limit", case_limit, 0, None, ">= 0")
+        object.__setattr__(self, "case", case)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "resource", resource.astype(np.int32))
+        object.__setattr__(self, "use", use)
+        object.__setattr__(self, "capacity", capacity)
+        object.__setattr__(self, "case_limit", case_limit)
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_limit)
+
+    @property
+    def n_resources(self) -> int:
+        return len(self.capacity)
+
+    def objective(self, chosen: np.ndarray) -> float:
+        """Total value of a 0-1 choice of candidates."""
+        return float(self.value[np.asarray(chosen, dtype=bool)].sum())
+
+
+@dataclass(frozen=True, eq=False)
+class PlanSolution:
+    """A feasible plan, with an upper bound that says how far from optimal it can be."""
+
+    chosen: np.ndarray  # bool per candidate
+    objective: float  # sum of value over chosen
+    bound: float  # upper bound on the LP relaxation optimum (hence on any plan)
+    gap: float  # (bound - objective) / max(|bound|, 1e-9)
+    prices: np.ndarray  # final price per resource row (0 on rows that never bind)
+    method: str
+    seconds: float
+
+
+def _gap(bound: float, objective: float) -> float:
+    return (bound - objective) / max(abs(bound), 1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# the compact form: candidates that can matter, grouped by case
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Compact:
+    idx: np.ndarray  # original candidate index, sorted by case
+    seg: np.ndarray  # segment (case) number per item
+    starts: np.ndarray  # first item of each segment
+    limit: np.ndarray  # per segment: min(case_limit, segment size)
+    value: np.ndarray
+    use: np.ndarray  # 0 where the candidate uses no resource
+    row: np.ndarray  # capacity row per item; n_resources for "none"
+    price_row: np.ndarray  # priced row per item; n_prices for "unpriced"
+    priced: np.ndarray  # capacity row of each price
+    cap: np.ndarray  # capacity per row, +inf appended for "none"
+    step: np.ndarray  # per price: its natural scale (mean value per unit used)
+
+
+def _compact(p: PlanProblem) -> _Compact:
+    """Drop what can never be chosen (value <= 0, limit 0), sort by case, find the rows
+    that can bind (only those get a price)."""
+    keep = (p.value > 0) & (p.case_limit[p.case] > 0)
+    idx = np.flatnonzero(keep)
+    case = p.case[idx]
+    if case.size > 1 and np.any(case[1:] < case[:-1]):
+        order = np.argsort(case, kind="stable")
+        idx, case = idx[order], case[order]
+    n = len(idx)
+    new = np.ones(n, dtype=bool)
+    new[1:] = case[1:] != case[:-1]
+    starts = np.flatnonzero(new)
+    seg = np.cumsum(new) - 1
+    size = np.diff(np.append(starts, n))
+    limit = np.minimum(p.case_limit[case[starts]], size)
+    value = p.value[idx]
+    r = p.resource[idx].astype(np.int64)
+    n_res = p.n_resources
+    row = np.where(r >= 0, r, n_res)
+    use = np.where(r >= 0, p.use[idx], 0.0)
+    demand = np.bincount(row, weights=use, minlength=n_res + 1)[:n_res]
+    priced = np.flatnonzero(demand > p.capacity)
+    price_of_row = np.full(n_res + 1, len(priced), dtype=np.int64)
+    price_of_row[priced] = np.arange(len(priced))
+    price_row = price_of_row[row]
+    on = (price_row < len(priced)) & (use > 0)
+    total = np.bincount(price_row[on], weights=value[on], minlength=len(priced) + 1)
+    units = np.bincount(price_row[on], weights=use[on], minlength=len(priced) + 1)
+    step = (total / np.maximum(units, 1e-300))[: len(priced)]
+    return _Compact(idx=idx, seg=seg, starts=starts, limit=limit, value=value, use=use,
+                    row=row, price_row=price_row, priced=priced,
+                    cap=np.append(p.capacity, np.inf), step=step)
+
+
+def _subset(c: _Compact, open_seg: np.ndarray,
+            capacity: np.ndarray) -> tuple[np.ndarray, ReducedModel]:
+    """The reduced LP model of the open segments against ``capacity``, and their items."""
+    items = np.flatnonzero(open_seg[c.seg])
+    seg_new = np.cumsum(open_seg) - 1
+    n_res = len(c.cap) - 1
+    res = np.where(c.row[items] < n_res, c.row[items], -1)
+    model = reduce_model(seg_new[c.seg[items]], c.value[items], res, c.use[items], capacity,
+                         c.limit[open_seg])
+    return items, model
+
+
+# --------------------------------------------------------------------------------------
+# the Lagrangian subproblem
+# --------------------------------------------------------------------------------------
+
+
+def _first_per_segment(hit: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Indices of the first ``True`` of ``hit`` in each segment (``seg`` sorted)."""
+    idx = np.flatnonzero(hit)
+    s = seg[idx]
+    first = np.ones(len(idx), dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    return idx[first]
+
+
+def _top(c: _Compact, score: np.ndarray) -> np.ndarray:
+    """Each case's top-``limit`` items by ``score``, among those with ``score > 0``.
+
+    Cases with no more positive items than their limit take them all; the rest take their
+    best item, then their next best, ... (one vectorised pass per unit of limit).
+    """
+    pos = score > 0
+    npos = np.add.reduceat(pos, c.starts, dtype=np.int64)
+    crowded = npos > c.limit
+    chosen = pos & ~crowded[c.seg]
+    if crowded.any():
+        w = np.where(pos & crowded[c.seg], score, -np.inf)
+        room = np.where(crowded, c.limit, 0)
+        for _ in range(int(room.max())):
+            m = np.maximum.reduceat(w, c.starts)
+            active = (room > 0) & (m > 0)
+            if not active.any():
+                break
+            first = _first_per_segment((w == m[c.seg]) & active[c.seg], c.seg)
+            chosen[first] = True
+            w[first] = -np.inf
+            room -= active
+    return chosen
+
+
+@dataclass(frozen=True)
+class _Eval:
+    prices: np.ndarray
+    dual: float  # the Lagrangian dual value: an upper bound on the LP optimum
+    reduced: np.ndarray
+    chosen: np.ndarray
+
+
+def _evaluate(c: _Compact, prices: np.ndarray) -> _Eval:
+    reduced = c.value - np.append(prices, 0.0)[c.price_row] * c.use
+    chosen = _top(c, reduced)
+    dual = float(reduced[chosen].sum() + prices @ c.cap[c.priced])
+    return _Eval(prices, dual, reduced, chosen)
+
+
+def _settled_radius(c: _Compact, ev: _Eval) -> np.ndarray:
+    """Per case: the largest ``t`` such that its choice at ``ev.prices`` stays optimal for
+    all prices within ``t * step`` of them (a sufficient, slightly cautious test).
+
+    A chosen item's reduced value moves by at most ``t * step * use``: it must stay
+    positive, and (for a case at its limit) stay above every item left out; an item left out
+    of a case below its limit must stay non-positive. An item left out that is a twin of
+    the weakest chosen one (same row, use and value) is ignored: swapping them changes
+    neither the dual value nor the capacity used.
+    """
+    inf = np.inf
+    starts, seg, s = c.starts, c.seg, ev.chosen
+    rv = ev.reduced
+    w = np.append(c.step, 0.0)[c.price_row] * c.use
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_pos = np.minimum.reduceat(np.where(s & (w > 0), rv / w, inf), starts)
+        full = np.add.reduceat(s, starts, dtype=np.int64) >= c.limit
+        in_min = np.minimum.reduceat(np.where(s, rv, inf), starts)
+        weakest = _first_per_segment(s & (rv == in_min[seg]), seg)
+        wk = np.full(len(starts), -1, dtype=np.int64)
+        wk[seg[weakest]] = weakest
+        has = wk[seg] >= 0
+        k = np.where(has, wk[seg], 0)
+        twin = has & ~s & (c.row == c.row[k]) & (c.use == c.use[k]) & (c.value == c.value[k])
+        out = ~s & ~twin
+        in_w = np.maximum.reduceat(np.where(s, w, 0.0), starts)
+        out_max = np.maximum.reduceat(np.where(out, rv, -inf), starts)
+        out_w = np.maximum.reduceat(np.where(out, w, 0.0), starts)
+        margin = in_min - out_max
+        t_rank = np.where(margin > 0, margin / (in_w + out_w), 0.0)
+        t_rank = np.where(full & (out_max > -inf), t_rank, inf)
+        t_out = np.minimum.reduceat(np.where(~s & (w > 0), -rv / w, np.where(~s & (rv > 0), 0.0, inf)),
+                                    starts)
+        t_out = np.where(full, inf, t_out)
+    return np.minimum(np.minimum(t_pos, t_rank), t_out)
+
+
+# --------------------------------------------------------------------------------------
+# repair, refill, improve
+# --------------------------------------------------------------------------------------
+
+
+def _group_cumsum(x: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Running sum of ``x`` within runs of equal ``key`` (``key`` sorted)."""
+    cs = np.cumsum(x)
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(new)
+    base = np.repeat(cs[starts] - x[starts], np.diff(np.append(starts, len(key))))
+    return cs - base
+
+
+def _usage(c: _Compact, chosen: np.ndarray) -> np.ndarray:
+    return np.bincount(c.row[chosen], weights=c.use[chosen], minlength=len(c.cap))
+
+
+def _repair(c: _Compact, chosen: np.ndarray, reduced: np.ndarray) -> np.ndarray:
+    """Drop the worst candidates (reduced value per unit used) from over-used rows."""
+    chosen = chosen.copy()
+    for _ in range(8):  # one pass suffices but for floating-point crumbs
+        usage = _usage(c, chosen)
+        over = usage > c.cap
+        if not over.any():
+            break
+        idx = np.flatnonzero(chosen & over[c.row] & (c.use > 0))
+        key = reduced[idx] / c.use[idx]
+        idx = idx[np.lexsort((key, c.row[idx]))]
+        r = c.row[idx]
+        dropped_before = _group_cumsum(c.use[idx], r) - c.use[idx]
+        chosen[idx[usage[r] - dropped_before > c.cap[r]]] = False
+    return chosen
+
+
+def _fill(c: _Compact, chosen: np.ndarray, priority: np.ndarray, rounds: int = 32,
+          batch: int = 1 << 18) -> np.ndarray:
+    """Add the best remaining candidates (by ``priority``) that fit, in greedy order.
+
+    Each round takes, per case, its best items up to its free slots, then per capacity row
+    the longest prefix (by priority) that fits; an item that did not fit no longer fits in
+    the next round, so the rounds reproduce the one-at-a-time greedy. A round looks at the
+    ``batch`` best eligible items only: after the LP, leftover capacity is small.
+    """
+    chosen = chosen.copy()
+    n_seg = len(c.starts)
+    for _ in range(rounds):
+        left = c.cap - _usage(c, chosen)
+        room = c.limit - np.bincount(c.seg[chosen], minlength=n_seg)
+        idx = np.flatnonzero(~chosen & (room[c.seg] > 0) & (c.use <= left[c.row]))
+        if not idx.size:
+            break
+        if idx.size > batch:
+            idx = idx[np.argpartition(-priority[idx], batch)[:batch]]
+        idx = idx[np.lexsort((-priority[idx], c.seg[idx]))]
+        s = c.seg[idx]
+        rank = np.arange(len(idx)) - np.searchsorted(s, s, side="left")
+        idx = idx[rank < room[s]]
+        idx = idx[np.lexsort((-priority[idx], c.row[idx]))]
+        r = c.row[idx]
+        ok = _group_cumsum(c.use[idx], r) <= left[r]
+        if not ok.any():
+            break
+        chosen[idx[ok]] = True
+    return chosen
+
+
+def _upgrade(c: _Compact, chosen: np.ndarray, rounds: int = 4) -> np.ndarray:
+    """Swap a full case's worst chosen item for its best unchosen one, if better and fits."""
+    chosen = chosen.copy()
+    n_seg = len(c.starts)
+    for _ in range(rounds):
+        left = c.cap - _usage(c, chosen)
+        worst = np.full(n_seg, np.inf)
+        np.minimum.at(worst, c.seg[chosen], c.value[chosen])
+        full = np.bincount(c.seg[chosen], minlength=n_seg) >= c.limit
+        out_of = np.full(n_seg, -1, dtype=np.int64)  # the worst chosen item of each case
+        wi = np.flatnonzero(chosen & (c.value == worst[c.seg]))
+        out_of[c.seg[wi]] = wi
+        idx = np.flatnonzero(~chosen & full[c.seg] & (c.value > worst[c.seg]))
+        out = out_of[c.seg[idx]]
+        need = c.use[idx] - np.where(c.row[out] == c.row[idx], c.use[out], 0.0)
+        keep = need <= left[c.row[idx]]
+        idx, out, need = idx[keep], out[keep], need[keep]
+        if not idx.size:
+            break
+        gain = c.value[idx] - c.value[out]
+        order = np.lexsort((-gain, c.seg[idx]))  # the best swap of each case
+        s = c.seg[idx[order]]
+        order = order[np.r_[True, s[1:] != s[:-1]]]
+        order = order[np.lexsort((-gain[order], c.row[idx[order]]))]
+        idx, out, need = idx[order], out[order], need[order]
+        r = c.row[idx]
+        ok = _group_cumsum(np.maximum(need, 0.0), r) <= left[r]
+        if not ok.any():
+            break
+        chosen[out[ok]] = False
+        chosen[idx[ok]] = True
+    return chosen
+
+
+def _pairs(key_a: np.ndarray, key_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All index pairs ``(ia, ib)`` with ``key_a[ia] == key_b[ib]`` (a vectorised join)."""
+    oa, ob = np.argsort(key_a, kind="stable"), np.argsort(key_b, kind="stable")
+    ka, kb = key_a[oa], key_b[ob]
+    lo = np.searchsorted(ka, kb, side="left")
+    hi = np.searchsorted(ka, kb, side="right")
+    n = hi - lo
+    ib = np.repeat(ob, n)
+    offs = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    ia = oa[np.repeat(lo, n) + offs]
+    return ia, ib
+
+
+def _exchange(c: _Compact, chosen: np.ndarray, moves: int = 200,
+              max_pairs: int = 2_000_000) -> np.ndarray:
+    """Local search: apply the best improving exchange, one at a time.
+
+    An exchange drops one chosen item and adds one left out, either within a case (any
+    rows) or on one capacity row (across cases, the new case having a free slot). These are
+    the moves a greedy plan misses when one contact takes a visible share of a row; on a
+    large plan their worth is negligible, so the search stops once the pairs to look at
+    exceed ``max_pairs``.
+    """
+    chosen = chosen.copy()
+    n_seg = len(c.starts)
+    none_row = len(c.cap) - 1
+    for _ in range(moves):
+        left = c.cap - _usage(c, chosen)
+        room = c.limit - np.bincount(c.seg[chosen], minlength=n_seg)
+        ch = np.flatnonzero(chosen)
+        un = np.flatnonzero(~chosen)
+        if not ch.size or not un.size:
+            break
+        row_ch = np.where(c.row[ch] == none_row, -1, c.row[ch])
+        if ch.size * un.size > max_pairs and un.size * 8 > max_pairs:
+            break
+        a1, b1 = _pairs(c.seg[ch], c.seg[un])  # same case
+        a2, b2 = _pairs(row_ch, c.row[un])  # same row (never "none")
+        other = c.seg[ch[a2]] != c.seg[un[b2]]
+        a2, b2 = a2[other], b2[other]
+        a2, b2 = a2[room[c.seg[un[b2]]] > 0], b2[room[c.seg[un[b2]]] > 0]
+        i = ch[np.concatenate([a1, a2])]
+        j = un[np.concatenate([b1, b2])]
+        if not i.size:
+            break
+        freed = np.where(c.row[i] == c.row[j], c.use[i], 0.0)
+        ok = c.use[j] - freed <= left[c.row[j]]
+        gain = np.where(ok, c.value[j] - c.value[i], -np.inf)
+        k = int(np.argmax(gain))
+        if gain[k] <= 1e-12 * max(1.0, abs(c.value[j[k]])):
+            break
+        chosen[i[k]] = False
+        chosen[j[k]] = True
+    return chosen
+
+
+def _replicate(c: _Compact, k: int) -> _Compact:
+    """``k`` independent copies of the problem side by side (cases and rows renumbered),
+    so that one vectorised refill serves ``k`` trial plans at once."""
+    n, n_seg, n_row = len(c.value), len(c.starts), len(c.cap)
+    copy = np.repeat(np.arange(k), n)
+    return _Compact(idx=np.tile(np.arange(n), k), seg=np.tile(c.seg, k) + copy * n_seg,
+                    starts=(np.arange(k)[:, None] * n + c.starts[None, :]).ravel(),
+                    limit=np.tile(c.limit, k), value=np.tile(c.value, k),
+                    use=np.tile(c.use, k), row=np.tile(c.row, k) + copy * n_row,
+                    price_row=np.tile(c.price_row, k), priced=c.priced,
+                    cap=np.tile(c.cap, k), step=c.step)
+
+
+def _ruin_recreate(c: _Compact, chosen: np.ndarray, reduced: np.ndarray, rounds: int,
+                   width: int = 64, patience: int = 8, seed: int = 2) -> np.ndarray:
+    """Large-neighbourhood search: ``width`` trials a round, each dropping one to four
+    random chosen items and refilling without them (then with them), all trials in one
+    vectorised refill on side-by-side copies; the best trial replaces the plan if better.
+    Stops after ``patience`` rounds without a gain.
+
+    It finds the compound moves single exchanges miss: move a case to another row so that
+    a third case's contact fits; drop two small contacts for one large one.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(c.value)
+    big = _replicate(c, width)
+    copy = np.repeat(np.arange(width), n)
+    best, best_v = chosen.copy(), float(c.value[chosen].sum())
+    prio_rv = np.tile(reduced, width)
+    prio_v = np.tile(c.value, width)
+    idle = 0
+    for _ in range(rounds):
+        if idle >= patience:
+            break
+        idle += 1
+        ch = np.flatnonzero(best)
+        if not ch.size:
+            break
+        size = rng.integers(1, min(4, len(ch)) + 1, size=width)
+        pick = np.argsort(rng.random((width, len(ch))), axis=1)
+        mask = np.arange(len(ch))[None, :] < size[:, None]
+        rows_k, cols_k = np.nonzero(mask)
+        out = rows_k * n + ch[pick[rows_k, cols_k]]
+        trial = np.tile(best, width)
+        trial[out] = False
+        use_v = rng.random(width) < 0.5
+        prio = np.where(use_v[copy], prio_v, prio_rv)
+        prio[out] = -np.inf
+        trial = _fill(big, trial, prio, rounds=8)
+        trial[out] = False
+        trial = _fill(big, trial, prio_rv, rounds=8)
+        v = np.bincount(copy[trial], weights=big.value[trial], minlength=width)
+        k = int(np.argmax(v))
+        if v[k] > best_v + 1e-12 * max(1.0, abs(best_v)):
+            best, best_v = trial[k * n:(k + 1) * n].copy(), float(v[k])
+            idle = 0
+    return best
+
+
+def _polish(c: _Compact, chosen: np.ndarray, reduced: np.ndarray) -> np.ndarray:
+    chosen = _fill(c, _repair(c, chosen, reduced), reduced)
+    chosen = _fill(c, _upgrade(c, chosen), reduced)
+    if len(c.value) <= _SMALL:
+        chosen = _fill(c, _exchange(c, chosen), reduced)
+    return chosen
+
+
+# --------------------------------------------------------------------------------------
+# the price loop
+# --------------------------------------------------------------------------------------
+
+
+def _sample_prices(c: _Compact) -> np.ndarray:
+    """LP prices of a random sample of cases against proportionally scaled capacities."""
+    n_seg = len(c.starts)
+    rng = np.random.default_rng(0)
+    open_seg = np.zeros(n_seg, dtype=bool)
+    open_seg[rng.choice(n_seg, size=_SAMPLE_CASES, replace=False)] = True
+    cap = c.cap[:-1] * (_SAMPLE_CASES / n_seg)
+    _, model = _subset(c, open_seg, cap)
+    res = solve_model(model, len(cap), integer=False)
+    return res.prices[c.priced] if res.optimal else np.zeros(len(c.priced))
+
+
+@dataclass
+class _Search:
+    best: _Eval | None = None
+    lp_value: float = -math.inf  # value of the best LP-feasible plan found
+    lp_x: np.ndarray | None = None  # that plan (fractional), per item
+    rounds: int = 0
+    certified: bool = False
+
+
+def _restricted_lp(c: _Compact, ev: _Eval, target: int) -> tuple[ExactResult | None,
+                                                                 np.ndarray, float]:
+    """Fix the cases settled in a box around ``ev.prices``; solve the LP of the rest.
+
+    Returns the LP result, the combined fractional plan per item, and the box radius.
+    """
+    n_seg = len(c.starts)
+    if n_seg <= target:
+        open_seg, radius = np.ones(n_seg, dtype=bool), math.inf
+    else:
+        t = _settled_radius(c, ev)
+        part = np.partition(t, target)
+        radius = float(part[target])  # the settled ones have t >= radius
+        open_seg = t < radius
+    fixed = ev.chosen & ~open_seg[c.seg]
+    cap = c.cap[:-1] - _usage(c, fixed)[:-1]
+    if np.any(cap < -1e-9 * np.maximum(c.cap[:-1], 1.0)):
+        return None, fixed.astype(np.float64), radius
+    items, model = _subset(c, open_seg, np.maximum(cap, 0.0))
+    res = solve_model(model, len(cap), integer=False)
+    x = fixed.astype(np.float64)
+    if res.optimal:
+        x[items] = res.x
+    return res, x, radius
+
+
+def _search(c: _Compact, max_iter: int, tol: float) -> _Search:
+    st = _Search()
+    n_seg = len(c.starts)
+    prices = np.zeros(len(c.priced)) if n_seg <= _OPEN_CASES else _sample_prices(c)
+    ev = _evaluate(c, prices)
+    st.best = ev
+    target = _OPEN_CASES
+    for _ in range(max_iter):
+        st.rounds += 1
+        res, x, radius = _restricted_lp(c, ev, target)
+        if res is None or not res.optimal:
+            target *= 4
+            continue
+        z = float(c.value @ x)
+        if z > st.lp_value:
+            st.lp_value, st.lp_x = z, x
+        new = res.prices[c.priced]
+        inside = bool(np.all(np.abs(new - ev.prices) < radius * c.step))
+        ev = _evaluate(c, new)
+        if ev.dual < st.best.dual:
+            st.best = ev
+        if st.best.dual - st.lp_value <= tol * max(abs(st.best.dual), 1e-9):
+            st.certified = True
+            break
+        target = target * 2 if inside else target * 4
+    return st
+
+
+# --------------------------------------------------------------------------------------
+# public entry points
+# --------------------------------------------------------------------------------------
+
+
+def solve(problem: PlanProblem, *, max_iter: int = 8, tol: float = 1e-7) -> PlanSolution:
+    """Plan the day: Lagrangian prices from small LPs, then a greedy repair.
+
+    ``max_iter`` caps the restricted-LP passes (each one Lagrangian evaluation and one
+    HiGHS LP of the open cases); ``tol`` is the relative gap between the best dual value
+    and the best LP-feasible plan at which the LP relaxation counts as solved. The
+    returned ``gap`` compares the integer plan with ``bound`` (the best dual value).
+
+    The worked example: one agent minute left, two cases that both want it. Greedy by
+    value gives it to case 0 (worth 5) and leaves case 1 its SMS (2): 7. Giving it to
+    case 1 (worth 4) and case 0 its SMS (4) makes 8.
+
+    >>> p = PlanProblem(case=[0, 0, 1, 1], value=[5.0, 4.0, 4.0, 2.0],
+    ...                 resource=[0, 1, 0, 1], use=[1.0, 1.0, 1.0, 1.0],
+    ...                 capacity=[1.0, 5.0], case_limit=[1, 1])
+    >>> s = solve(p)
+    >>> s.chosen.tolist(), s.objective, s.bound, s.gap
+    ([False, True, True, False], 8.0, 8.0, 0.0)
+    """
+    t0 = time.perf_counter()
+    c = _compact(problem)
+    out_prices = np.zeros(problem.n_resources)
+    chosen_all = np.zeros(len(problem.value), dtype=bool)
+    if len(c.starts) == 0:
+        return PlanSolution(chosen_all, 0.0, 0.0, 0.0, out_prices, "empty",
+                            time.perf_counter() - t0)
+    if len(c.priced) == 0:  # nothing couples the cases: the per-case choice is optimal
+        ev = _evaluate(c, np.zeros(0))
+        chosen_all[c.idx[ev.chosen]] = True
+        objective = problem.objective(chosen_all)
+        return PlanSolution(chosen_all, objective, ev.dual, _gap(ev.dual, objective),
+                            out_prices, "per-case", time.perf_counter() - t0)
+    st = _search(c, max_iter, tol)
+    assert st.best is not None
+    best = st.best
+    starts: list[tuple[np.ndarray, np.ndarray]] = []
+    if st.lp_x is not None:
+        starts.append((st.lp_x >= 1.0 - 1e-9, best.reduced))
+    if st.lp_x is None or len(c.value) <= _SMALL:
+        starts.append((best.chosen, best.reduced))
+    plan, obj = best.chosen, -math.inf
+    for start, reduced in starts:
+        cand = _polish(c, start, reduced)
+        v = float(c.value[cand].sum())
+        if v > obj:
+            plan, obj = cand, v
+    if len(c.value) <= _SMALL:
+        plan = _fill(c, _exchange(c, _ruin_recreate(c, plan, best.reduced, _LNS_ROUNDS)),
+                     best.reduced)
+    chosen_all[c.idx[plan]] = True
+    out_prices[c.priced] = best.prices
+    objective = problem.objective(chosen_all)
+    method = "lagrangian+restricted-lp+greedy-repair" + (
+        "" if st.certified else " (LP not certified)")
+    return PlanSolution(chosen_all, objective, best.dual, _gap(best.dual, objective),
+                        out_prices, method, time.perf_counter() - t0)
+
+
+def lp_bound(problem: PlanProblem, *, time_limit: float | None = None) -> float:
+    """The LP relaxation's optimum by HiGHS's interior-point method (no crossover).
+
+    An upper bound on every plan, independent of :func:`solve`'s own bound. Raises
+    ``TimeoutError`` if HiGHS stops at ``time_limit`` seconds before optimality.
+
+    >>> p = PlanProblem(case=[0, 0, 1, 1], value=[5.0, 4.0, 4.0, 2.0],
+    ...                 resource=[0, 1, 0, 1], use=[1.0, 1.0, 1.0, 1.0],
+    ...                 capacity=[1.0, 5.0], case_limit=[1, 1])
+    >>> round(lp_bound(p), 6)
+    8.0
+    """
+    model = reduce_model(problem.case, problem.value, problem.resource, problem.use,
+                         problem.capacity, problem.case_limit)
+    res = solve_model(model, problem.n_resources, integer=False, solver="ipm",
+                      time_limit=time_limit)
+    if not res.optimal:
+        raise TimeoutError(f"HiGHS IPM stopped without an optimum: {res.status}")
+    return res.objective
+
+
+def solve_exact(problem: PlanProblem, *, time_limit: float | None = None) -> PlanSolution:
+    """The optimal plan by HiGHS's MIP solver: the yardstick for small instances.
+
+    >>> p = PlanProblem(case=[0, 0, 1, 1], value=[5.0, 4.0, 4.0, 2.0],
+    ...                 resource=[0, 1, 0, 1], use=[1.0, 1.0, 1.0, 1.0],
+    ...                 capacity=[1.0, 5.0], case_limit=[1, 1])
+    >>> s = solve_exact(p)
+    >>> s.chosen.tolist(), s.objective
+    ([False, True, True, False], 8.0)
+    """
+    t0 = time.perf_counter()
+    model = reduce_model(problem.case, problem.value, problem.resource, problem.use,
+                         problem.capacity, problem.case_limit)
+    res = solve_model(model, problem.n_resources, integer=True, time_limit=time_limit)
+    if not res.optimal and not res.chosen.any() and len(model.cols):
+        raise TimeoutError(f"HiGHS MIP stopped without a plan: {res.status}")
+    objective = problem.objective(res.chosen)
+    bound = max(res.bound, objective)
+    return PlanSolution(res.chosen, objective, bound, _gap(bound, objective),
+                        np.zeros(problem.n_resources),
+                        "highs-mip" if res.optimal else f"highs-mip ({res.status})",
+                        time.perf_counter() - t0)
