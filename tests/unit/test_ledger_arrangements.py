@@ -298,11 +298,15 @@ def test_settlement_at_sixty_percent_writes_off_exactly_the_rest(params):
 
 
 def test_settlement_above_the_balance_writes_nothing_off_and_holds_the_excess(params):
-    book = revolving_book(params, {"business_date": MAR23, "type": "settlement",
-                                   "amount": 110_000})
-    book.close_through(date(2026, 1, 5), MAR23)
+    book = revolving_book(params,
+                          {"business_date": MAR23, "type": "settlement", "amount": 110_000},
+                          {"business_date": date(2026, 3, 30), "type": "repayment",
+                           "amount": 1_000})
+    book.close_through(date(2026, 1, 5), date(2026, 3, 30))
     d = day(book, MAR23)
     assert (d["status"], d["credit_balance"]) == ("settled", 110_000 - 102_260)
+    # money paid in later adds to what is held
+    assert day(book, date(2026, 3, 30))["credit_balance"] == 110_000 - 102_260 + 1_000
     assert book.table("journal").filter(pl.col("event") == "settlement_discount").height == 0
     assert_books_balance(book)
 
@@ -433,14 +437,17 @@ def test_bad_arrangements_are_refused_naming_row_field_and_value(closed_store, r
 
 
 def test_two_arrangements_for_one_account_and_date_are_refused(closed_store):
-    rows = [{"external_id": "h1", "account_id": "L1", "business_date": "2026-02-21",
+    rows = [GOOD, {"external_id": "h0", "account_id": "R1", "business_date": "2026-02-21",
+                   "type": "payment_holiday", "terms": 1},
+            {"external_id": "h1", "account_id": "L1", "business_date": "2026-02-21",
              "type": "payment_holiday", "terms": 1},
             {"external_id": "h2", "account_id": "L1", "business_date": "2026-02-21",
              "type": "settlement", "amount": 50_000}]
     before = snapshot(closed_store)
     with pytest.raises(BadInputError) as err:
         load_frames(closed_store, default_catalogue(), transactions=text(rows))
-    assert (err.value.field, err.value.row, err.value.value) == ("type", 2, "settlement")
+    assert (err.value.field, err.value.row, err.value.value) == ("type", 4, "settlement")
+    assert "row 2" not in str(err.value) and "row 3" not in str(err.value)
     assert all(before[t].equals(snapshot(closed_store)[t]) for t in before)
 
 

@@ -293,8 +293,8 @@ def _check_arrangements(j: pl.DataFrame, errs: _Errors, facts: ArrangementFacts 
     errs.flag(j, arrangement & pl.col("daily_rate").is_not_null(), "daily_rate",
               "empty for hardship_plan, payment_holiday and settlement (a hardship plan bears "
               "no interest)")
-    errs.flag(j, arrangement & (pl.int_range(pl.len()) != pl.int_range(pl.len()).first().over(
-        arrangement, "account_id", "_bd")), "type",
+    first = pl.col("_i") == pl.col("_i").first().over(arrangement, "account_id", "_bd")
+    errs.flag(j.with_row_index("_i"), arrangement & ~first, "type",
               "the only hardship_plan, payment_holiday or settlement of its account and date "
               "in the file")
     if facts is None:

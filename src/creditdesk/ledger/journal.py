@@ -19,7 +19,14 @@ fee_income             credit     instalment fees earned
 penalty_income         credit     penalties earned
 chargeoff_expense      debit      receivables written off
 recovery_income        credit     cash received on charged-off accounts
+settlement_discount    debit      receivables written off by a settlement
 =====================  =========  ==============================================
+
+Arrangements (``ledger/arrangements.py``) post three more events:
+``hardship_capitalise`` (receivable_principal / receivable_interest, _fee,
+_penalty), ``settlement_credit`` (customer_credit / receivable_principal) and
+``settlement_discount`` (settlement_discount / receivable_*); a settlement's
+money is posted like a repayment (cash / receivable_*), event ``settlement``.
 """
 
 from __future__ import annotations

@@ -344,7 +344,12 @@ def apply_credits(day: Day, st: pl.DataFrame, txns: pl.DataFrame, dues: pl.DataF
         st = st.with_columns((pl.col("recovered_total") + pl.col("recovered_today"))
                              .alias("recovered_total"))
     live = cred.filter(pl.col("_account_status").is_in(["open", "settled"]))
-    held = st.filter((pl.col("credit_balance") > 0) & (pl.col("status") == "open")).select(
+    # credit held on a settled account settles nothing; it joins the sources only when money
+    # comes in (what is left after the waterfall replaces the account's credit balance)
+    settled_payers = pl.col(KEY).is_in(
+        live.filter(pl.col("_account_status") == "settled").get_column(KEY).implode())
+    held = st.filter((pl.col("credit_balance") > 0) & (
+        (pl.col("status") == "open") | ((pl.col("status") == "settled") & settled_payers))).select(
         "account_id", KEY, pl.lit(0, pl.Int64).alias("seq"),
         pl.lit(None, pl.Int64).alias("txn_id"),
         pl.lit("credit").alias("kind"), pl.col("credit_balance").alias("amount"))

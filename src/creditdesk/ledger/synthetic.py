@@ -3,8 +3,9 @@
 Not the digital twin (that is ``creditdesk.simulate``): a seeded generator of
 plausible activity — purchases, repayments by payer type (in full, minimum,
 late, never), cash loans repaid on schedule or not, some instalment
-conversions — used by the sample ``demo``, the end-of-day benchmark and the
-parity and property tests. Deterministic for a given seed.
+conversions, a few payment holidays and settlements — used by the sample
+``demo``, the end-of-day benchmark and the parity and property tests.
+Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ PAYER_SHARES = (0.6, 0.22, 0.12, 0.06)
 
 
 def synthetic_book(n_accounts: int, start: date, days: int, *, seed: int = 7,
-                   loan_share: float = 0.3) -> dict[str, pl.DataFrame]:
+                   loan_share: float = 0.3, arrangements: bool = True
+                   ) -> dict[str, pl.DataFrame]:
     """Typed frames ``customers, accounts, transactions`` covering ``days`` from ``start``.
+
+    ``arrangements``: add payment holidays (about 1 % of the accounts) and
+    settlements (about a fifth of the accounts that never pay) after the other
+    transactions, from their own random stream, so the rest of the book is the
+    same either way. (Hardship plans need the exact past-due total of the day,
+    which only the books know: ``collections.arrangements.offer`` computes it.)
 
     >>> book = synthetic_book(20, date(2026, 1, 1), 40, seed=1)
     >>> sorted(book), book["accounts"].height
@@ -52,7 +60,42 @@ def synthetic_book(n_accounts: int, start: date, days: int, *, seed: int = 7,
     t = pl.concat([x for x in txns if x.height]).sort("business_date", "account_id", "type")
     t = t.with_columns(pl.format("S{}-{}", pl.lit(seed), pl.int_range(pl.len())).alias(
         "external_id"))
+    if arrangements:
+        extra = _arrangements(np.random.default_rng([seed, 17]), ids, limit, payer, start,
+                              days, seed)
+        if extra.height:
+            t = pl.concat([t, extra.select(t.columns)], how="vertical_relaxed")
     return {"customers": customers, "accounts": accounts, "transactions": t}
+
+
+def _arrangements(rng: np.random.Generator, ids: np.ndarray, limit: np.ndarray,
+                  payer: np.ndarray, start: date, days: int, seed: int) -> pl.DataFrame:
+    """Payment holidays of 1-3 months, and settlements of accounts that never pay at about
+    15 % of the limit (above the balance now and then: then nothing is written off)."""
+    n = len(ids)
+    schema = {"account_id": pl.String, "business_date": pl.Date, "type": pl.String,
+              "amount": pl.Int64, "terms": pl.Int32}
+    if days < 10 or n == 0:
+        return pl.DataFrame(schema=schema)
+    never = payer == PAYER_TYPES.index("never")
+    holiday = (rng.random(n) < 0.01) & ~never
+    settle = never & (rng.random(n) < 0.2)
+    h, s = np.nonzero(holiday)[0], np.nonzero(settle)[0]
+    h_day = rng.integers(days // 3, days, len(h))
+    s_day = rng.integers(days // 2, days, len(s))
+    rows = pl.DataFrame({
+        "account_id": np.concatenate([ids[h], ids[s]]),
+        "business_date": [start + timedelta(days=int(x)) for x in [*h_day, *s_day]],
+        "type": ["payment_holiday"] * len(h) + ["settlement"] * len(s),
+        "amount": np.concatenate([np.zeros(len(h), np.int64),
+                                  (limit[s] * 15 // 100).astype(np.int64)]),
+        "terms": np.concatenate([rng.integers(1, 4, len(h)), np.zeros(len(s), np.int64)]),
+    }, schema=schema)
+    return rows.with_columns(
+        pl.when(pl.col("type") == "settlement").then(None).otherwise(pl.col("terms"))
+        .alias("terms"),
+        pl.lit(None, pl.String).alias("method"), pl.lit(None, pl.String).alias("daily_rate"),
+        pl.format("S{}-arr-{}", pl.lit(seed), pl.int_range(pl.len())).alias("external_id"))
 
 
 def _days(start: date, days: int) -> list[date]:
