@@ -204,3 +204,38 @@ def test_an_offer_is_for_the_next_business_date(store):
         offer(store, "L1", "payment_holiday", NEXT, terms=1, catalogue=CAT)
         offer(store, "L1", "payment_holiday", NEXT, terms=2, catalogue=CAT)
     assert store.read("transactions").height == before["transactions"].height + 1
+
+
+@pytest.mark.spark
+def test_arrangements_close_the_same_on_local_spark(base, tmp_path):
+    """The same offers on the same book, closed on DuckDB and on local Spark through the
+    first hardship instalments (missed) and the moved loan instalments: identical tables."""
+    from creditdesk.ledger.ingest import as_text
+
+    shutil.copy(base, tmp_path / "books.duckdb")
+    duck = open_store(f"duckdb:///{tmp_path}/books.duckdb")  # closed through LAST already
+    spark = open_store(f"spark:///{tmp_path}/lake")
+    with spark.transaction():
+        for t in ("customers", "accounts", "transactions"):
+            spark.append(t, duck.read(t))
+    for s in (duck, spark):
+        run_eod(s, LAST, PARAMS)
+        offer(s, "R2", "hardship_plan", NEXT, terms=3, policy=YOUNG, catalogue=CAT)
+        offer(s, "R1", "settlement", NEXT, catalogue=CAT)
+        offer(s, "L1", "payment_holiday", NEXT, terms=1, catalogue=CAT)
+        load_frames(s, CAT, transactions=as_text(pl.DataFrame({
+            "external_id": ["late1"], "account_id": ["R1"], "business_date": [date(2026, 5, 2)],
+            "type": ["repayment"], "amount": [700]})))
+        run_eod(s, date(2026, 6, 30), PARAMS)
+    for t in ("account_day", "dues", "plan_state", "plans", "instalments", "statements",
+              "journal", "postings"):
+        a, b = duck.read(t).sort(pl.all()), spark.read(t).sort(pl.all())
+        assert a.height > 0 or t == "dues", t
+        assert a.equals(b), f"{t}: {a.height} rows on DuckDB, {b.height} on Spark"
+    posts = duck.read("postings", "business_date = ?", [NEXT])
+    assert posts["status"].to_list() == ["posted"] * 3
+    assert day(duck, "R2", NEXT)["dpd"] == 0
+    # nothing paid: the first two hardship instalments are past due at the end of June
+    missed = duck.read("dues", "account_id = 'R2' AND source = 'hardship'")
+    assert missed["due_date"].to_list() == [date(2026, 5, 21), date(2026, 6, 21)]
+    duck.close()
