@@ -7,25 +7,29 @@ keeps every capacity row (agent minutes in an hour, robot lines in an hour, the 
 and push budgets) within its capacity, maximising the total value. It is a 0-1 programme
 with a million cases but only a few dozen coupling rows, and the method lives off that:
 
-* **Lagrangian prices.** Price each capacity row; a candidate's reduced value is
+* **Lagrangian bound.** Price each capacity row; a candidate's reduced value is
   ``value - price[resource] * use``. Given prices the cases decouple: each takes its
   top-``case_limit`` candidates by positive reduced value (one vectorised pass). The dual
   value ``sum(reduced values taken) + price . capacity`` is an upper bound on every plan
   for *any* prices >= 0, and since a case's own polytope is integral its minimum over the
-  prices equals the LP relaxation's optimum. It is the ``bound`` reported.
-* **Prices from small LPs.** At good prices almost every case's choice is settled: it
-  would not change for any prices in a box around them. Those cases are fixed; HiGHS
-  solves the LP of the few open ones (tens of thousands) against the capacity they leave.
-  If its row prices stay inside the box, the dual value there equals the LP value of the
-  combined plan, i.e. the LP relaxation is solved *exactly*; if not, the box moves to them
-  and grows. The first prices come from the LP of a random sample of cases with
-  proportionally scaled capacities (on small problems the first LP is the whole problem).
-  This converges in a handful of passes where subgradient or bundle steps need dozens.
-* **Greedy repair.** The LP solution is integral but for at most about one candidate per
-  binding row; those are dropped, any over-used row (floating-point crumbs, or a
-  Lagrangian plan when no LP was solved) sheds its worst candidates by reduced value per
-  unit, leftover capacity is refilled with the best remaining candidates that fit, and
-  cases trade a chosen contact for a better one of theirs where capacity allows.
+  prices equals the LP relaxation's optimum. The lowest one found is the ``bound``.
+* **Prices.** Up to ``_EXACT_CASES`` cases, HiGHS solves the LP relaxation itself and its
+  row duals are the prices (the bound is then the LP optimum). Above that, HiGHS solves
+  the LP of a random sample of cases against proportionally scaled capacities, and the
+  prices are then cleared on the whole problem: each row's price moves until the
+  capacity the Lagrangian plan asks of it matches what it has (a secant step per row on
+  its own demand curve, damped, with a multiplicative step as fallback). Demand falls
+  as a row's own price rises, so this is a root search per row; the rows interact (an
+  agent slot's price pushes cases to the next slot), which the damping absorbs. Each
+  step is one Lagrangian evaluation, and the lowest dual value seen is kept, so the bound
+  stays valid whatever the steps do.
+* **Greedy repair.** The plan at the best prices (and, on small problems, the rounded LP
+  solution) can over-use a row where cases tie: over-used rows shed their worst
+  candidates by reduced value per unit, leftover capacity is refilled with the best
+  remaining candidates that fit, and cases trade a chosen contact for a better one of
+  theirs where capacity allows. On small problems, where one contact is a visible share
+  of a row, a local search (best single exchanges, then ruin-and-recreate trials run side
+  by side) closes most of what greedy rounding leaves.
 
 The pure core: no I/O, arrays in, arrays out. The HiGHS models (the LPs, the exact MIP for
 small instances and tests) are in :mod:`creditdesk.collections.planner_exact`.
@@ -39,20 +43,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from creditdesk.collections.planner_exact import (
-    ExactResult,
-    ReducedModel,
-    reduce_model,
-    solve_model,
-)
+from creditdesk.collections.planner_exact import ReducedModel, reduce_model, solve_model
 from creditdesk.errors import BadInputError
 
 __all__ = ["PlanProblem", "PlanSolution", "lp_bound", "solve", "solve_exact"]
 
-_OPEN_CASES = 30_000  # cases left open in the first restricted LP (the whole problem if fewer)
-_SAMPLE_CASES = 20_000  # cases in the sampled LP that gives the first prices at scale
-_SMALL = 100_000  # candidates: below this, also polish Lagrangian plans and search exchanges
-_LNS_ROUNDS = 40  # on small problems: ruin-and-recreate rounds (64 trials each) after the polish
+_EXACT_CASES = 30_000  # up to this many cases (with candidates), the prices are LP duals
+_SAMPLE_CASES = 20_000  # cases in the sampled LP that gives the first prices above that
+_IPM_COLUMNS = 50_000  # LPs with more columns go to the interior-point solver (no crossover)
+_SMALL = 100_000  # candidates: up to this, also the local search
+_LNS_ROUNDS = 40  # ruin-and-recreate rounds (64 trials each) on small problems
 
 
 # --------------------------------------------------------------------------------------
@@ -120,9 +120,9 @@ class PlanProblem:
         capacity = _array("capacity", self.capacity, "float")
         case_limit = _array("case_limit", self.case_limit, "int")
         n = len(case)
-        for field, arr in (("value", value), ("resource", resource), ("use", use)):
+        for name, arr in (("value", value), ("resource", resource), ("use", use)):
             if len(arr) != n:
-                raise _bad(field, f"of length {n} (one per candidate, like case)",
+                raise _bad(name, f"of length {n} (one per candidate, like case)",
                            f"length {len(arr)}")
         _check_range("case", case, 0, len(case_limit),
                      f"a case index in [0, {len(case_limit)}) (len(case_limit))")
@@ -223,15 +223,16 @@ def _compact(p: PlanProblem) -> _Compact:
                     cap=np.append(p.capacity, np.inf), step=step)
 
 
-def _subset(c: _Compact, open_seg: np.ndarray,
+def _subset(c: _Compact, keep_seg: np.ndarray,
             capacity: np.ndarray) -> tuple[np.ndarray, ReducedModel]:
-    """The reduced LP model of the open segments against ``capacity``, and their items."""
-    items = np.flatnonzero(open_seg[c.seg])
-    seg_new = np.cumsum(open_seg) - 1
+    """The reduced LP model of the cases in ``keep_seg`` against ``capacity``, and their
+    items."""
+    items = np.flatnonzero(keep_seg[c.seg])
+    seg_new = np.cumsum(keep_seg) - 1
     n_res = len(c.cap) - 1
     res = np.where(c.row[items] < n_res, c.row[items], -1)
     model = reduce_model(seg_new[c.seg[items]], c.value[items], res, c.use[items], capacity,
-                         c.limit[open_seg])
+                         c.limit[keep_seg])
     return items, model
 
 
@@ -278,52 +279,82 @@ def _top(c: _Compact, score: np.ndarray) -> np.ndarray:
 class _Eval:
     prices: np.ndarray
     dual: float  # the Lagrangian dual value: an upper bound on the LP optimum
-    reduced: np.ndarray
-    chosen: np.ndarray
+    reduced: np.ndarray  # reduced value per item
+    chosen: np.ndarray  # the per-case optimum at these prices
+    demand: np.ndarray  # capacity it asks of each priced row
 
 
 def _evaluate(c: _Compact, prices: np.ndarray) -> _Eval:
     reduced = c.value - np.append(prices, 0.0)[c.price_row] * c.use
     chosen = _top(c, reduced)
     dual = float(reduced[chosen].sum() + prices @ c.cap[c.priced])
-    return _Eval(prices, dual, reduced, chosen)
+    n_p = len(c.priced)
+    demand = np.bincount(c.price_row[chosen], weights=c.use[chosen], minlength=n_p + 1)[:n_p]
+    return _Eval(prices, dual, reduced, chosen, demand)
 
 
-def _settled_radius(c: _Compact, ev: _Eval) -> np.ndarray:
-    """Per case: the largest ``t`` such that its choice at ``ev.prices`` stays optimal for
-    all prices within ``t * step`` of them (a sufficient, slightly cautious test).
+# --------------------------------------------------------------------------------------
+# the prices
+# --------------------------------------------------------------------------------------
 
-    A chosen item's reduced value moves by at most ``t * step * use``: it must stay
-    positive, and (for a case at its limit) stay above every item left out; an item left out
-    of a case below its limit must stay non-positive. An item left out that is a twin of
-    the weakest chosen one (same row, use and value) is ignored: swapping them changes
-    neither the dual value nor the capacity used.
+
+def _lp_prices(c: _Compact, sample: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Row prices from HiGHS: the LP of all cases, or of ``sample`` random cases against
+    proportionally scaled capacities. Also the LP solution per item (whole LP only)."""
+    n_seg = len(c.starts)
+    n_row = len(c.cap) - 1
+    keep = np.ones(n_seg, dtype=bool)
+    cap = c.cap[:n_row]
+    if sample is not None and sample < n_seg:
+        keep = np.zeros(n_seg, dtype=bool)
+        keep[np.random.default_rng(0).choice(n_seg, size=sample, replace=False)] = True
+        cap = cap * (sample / n_seg)
+    items, model = _subset(c, keep, cap)
+    res = solve_model(model, n_row, integer=False,
+                      solver="ipm" if len(model.cols) > _IPM_COLUMNS else "simplex")
+    if not res.optimal:
+        return np.zeros(len(c.priced)), None
+    x = None
+    if keep.all():
+        x = np.zeros(len(c.value))
+        x[items] = res.x
+    return res.prices[c.priced], x
+
+
+def _clear(c: _Compact, ev: _Eval, max_iter: int, tol: float) -> tuple[_Eval, int]:
+    """Move each row's price until its demand meets its capacity; return the evaluation
+    with the lowest dual value and the number of evaluations made.
+
+    Per row: a secant step on its demand curve (damped by 0.8, at most half the price or
+    2 % of the row's value per unit), or a multiplicative step while no slope is known.
+    Stops when every priced row is within ``tol`` of its capacity (or below it at price
+    0), or after five evaluations without a lower dual value.
     """
-    inf = np.inf
-    starts, seg, s = c.starts, c.seg, ev.chosen
-    rv = ev.reduced
-    w = np.append(c.step, 0.0)[c.price_row] * c.use
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_pos = np.minimum.reduceat(np.where(s & (w > 0), rv / w, inf), starts)
-        full = np.add.reduceat(s, starts, dtype=np.int64) >= c.limit
-        in_min = np.minimum.reduceat(np.where(s, rv, inf), starts)
-        weakest = _first_per_segment(s & (rv == in_min[seg]), seg)
-        wk = np.full(len(starts), -1, dtype=np.int64)
-        wk[seg[weakest]] = weakest
-        has = wk[seg] >= 0
-        k = np.where(has, wk[seg], 0)
-        twin = has & ~s & (c.row == c.row[k]) & (c.use == c.use[k]) & (c.value == c.value[k])
-        out = ~s & ~twin
-        in_w = np.maximum.reduceat(np.where(s, w, 0.0), starts)
-        out_max = np.maximum.reduceat(np.where(out, rv, -inf), starts)
-        out_w = np.maximum.reduceat(np.where(out, w, 0.0), starts)
-        margin = in_min - out_max
-        t_rank = np.where(margin > 0, margin / (in_w + out_w), 0.0)
-        t_rank = np.where(full & (out_max > -inf), t_rank, inf)
-        t_out = np.minimum.reduceat(np.where(~s & (w > 0), -rv / w, np.where(~s & (rv > 0), 0.0, inf)),
-                                    starts)
-        t_out = np.where(full, inf, t_out)
-    return np.minimum(np.minimum(t_pos, t_rank), t_out)
+    cap = np.maximum(c.cap[c.priced], 1e-12)
+    best, prev, idle, n = ev, None, 0, 0
+    while n < max_iter:
+        lam, excess = ev.prices, ev.demand - cap
+        off = np.where((lam <= 0) & (excess <= 0), 0.0, np.abs(excess) / cap)
+        if not off.size or off.max() <= tol or idle >= 5:
+            break
+        new = lam * (1.0 + 0.5 * np.clip(excess / cap, -0.5, 0.5))
+        new = np.where((lam <= 0) & (excess > 0), 0.01 * c.step, new)
+        if prev is not None:
+            dl, dd = lam - prev.prices, ev.demand - prev.demand
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = dd / dl
+            known = (dl != 0) & np.isfinite(slope) & (slope < 0)
+            reach = np.maximum(0.5 * lam, 0.02 * c.step)
+            newton = np.clip(lam - 0.8 * excess / np.where(known, slope, -1.0), lam - reach,
+                             lam + reach)
+            new = np.where(known, newton, new)
+        prev, ev = ev, _evaluate(c, np.maximum(new, 0.0))
+        n += 1
+        if ev.dual < best.dual - 1e-12 * abs(best.dual):
+            best, idle = ev, 0
+        else:
+            idle += 1
+    return best, n
 
 
 # --------------------------------------------------------------------------------------
@@ -544,6 +575,7 @@ def _ruin_recreate(c: _Compact, chosen: np.ndarray, reduced: np.ndarray, rounds:
 
 
 def _polish(c: _Compact, chosen: np.ndarray, reduced: np.ndarray) -> np.ndarray:
+    """Repair, refill, upgrade within cases, refill (and exchanges on small problems)."""
     chosen = _fill(c, _repair(c, chosen, reduced), reduced)
     chosen = _fill(c, _upgrade(c, chosen), reduced)
     if len(c.value) <= _SMALL:
@@ -552,97 +584,18 @@ def _polish(c: _Compact, chosen: np.ndarray, reduced: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
-# the price loop
-# --------------------------------------------------------------------------------------
-
-
-def _sample_prices(c: _Compact) -> np.ndarray:
-    """LP prices of a random sample of cases against proportionally scaled capacities."""
-    n_seg = len(c.starts)
-    rng = np.random.default_rng(0)
-    open_seg = np.zeros(n_seg, dtype=bool)
-    open_seg[rng.choice(n_seg, size=_SAMPLE_CASES, replace=False)] = True
-    cap = c.cap[:-1] * (_SAMPLE_CASES / n_seg)
-    _, model = _subset(c, open_seg, cap)
-    res = solve_model(model, len(cap), integer=False)
-    return res.prices[c.priced] if res.optimal else np.zeros(len(c.priced))
-
-
-@dataclass
-class _Search:
-    best: _Eval | None = None
-    lp_value: float = -math.inf  # value of the best LP-feasible plan found
-    lp_x: np.ndarray | None = None  # that plan (fractional), per item
-    rounds: int = 0
-    certified: bool = False
-
-
-def _restricted_lp(c: _Compact, ev: _Eval, target: int) -> tuple[ExactResult | None,
-                                                                 np.ndarray, float]:
-    """Fix the cases settled in a box around ``ev.prices``; solve the LP of the rest.
-
-    Returns the LP result, the combined fractional plan per item, and the box radius.
-    """
-    n_seg = len(c.starts)
-    if n_seg <= target:
-        open_seg, radius = np.ones(n_seg, dtype=bool), math.inf
-    else:
-        t = _settled_radius(c, ev)
-        part = np.partition(t, target)
-        radius = float(part[target])  # the settled ones have t >= radius
-        open_seg = t < radius
-    fixed = ev.chosen & ~open_seg[c.seg]
-    cap = c.cap[:-1] - _usage(c, fixed)[:-1]
-    if np.any(cap < -1e-9 * np.maximum(c.cap[:-1], 1.0)):
-        return None, fixed.astype(np.float64), radius
-    items, model = _subset(c, open_seg, np.maximum(cap, 0.0))
-    res = solve_model(model, len(cap), integer=False)
-    x = fixed.astype(np.float64)
-    if res.optimal:
-        x[items] = res.x
-    return res, x, radius
-
-
-def _search(c: _Compact, max_iter: int, tol: float) -> _Search:
-    st = _Search()
-    n_seg = len(c.starts)
-    prices = np.zeros(len(c.priced)) if n_seg <= _OPEN_CASES else _sample_prices(c)
-    ev = _evaluate(c, prices)
-    st.best = ev
-    target = _OPEN_CASES
-    for _ in range(max_iter):
-        st.rounds += 1
-        res, x, radius = _restricted_lp(c, ev, target)
-        if res is None or not res.optimal:
-            target *= 4
-            continue
-        z = float(c.value @ x)
-        if z > st.lp_value:
-            st.lp_value, st.lp_x = z, x
-        new = res.prices[c.priced]
-        inside = bool(np.all(np.abs(new - ev.prices) < radius * c.step))
-        ev = _evaluate(c, new)
-        if ev.dual < st.best.dual:
-            st.best = ev
-        if st.best.dual - st.lp_value <= tol * max(abs(st.best.dual), 1e-9):
-            st.certified = True
-            break
-        target = target * 2 if inside else target * 4
-    return st
-
-
-# --------------------------------------------------------------------------------------
 # public entry points
 # --------------------------------------------------------------------------------------
 
 
-def solve(problem: PlanProblem, *, max_iter: int = 8, tol: float = 1e-7) -> PlanSolution:
-    """Plan the day: Lagrangian prices from small LPs, then a greedy repair.
+def solve(problem: PlanProblem, *, max_iter: int = 40, tol: float = 1e-3) -> PlanSolution:
+    """Plan the day: Lagrangian prices (LP duals, or a sampled LP cleared on the whole
+    problem), then a greedy repair of the plan they give.
 
-    ``max_iter`` caps the restricted-LP passes (each one Lagrangian evaluation and one
-    HiGHS LP of the open cases); ``tol`` is the relative gap between the best dual value
-    and the best LP-feasible plan at which the LP relaxation counts as solved. The
-    returned ``gap`` compares the integer plan with ``bound`` (the best dual value).
+    ``max_iter`` caps the clearing steps (each one Lagrangian evaluation, a vectorised
+    pass over the candidates); ``tol`` is the relative mismatch between a row's demand
+    and its capacity at which clearing stops. Neither changes what ``bound`` means: it is
+    always a valid upper bound, and ``gap`` says how far the plan can be from optimal.
 
     The worked example: one agent minute left, two cases that both want it. Greedy by
     value gives it to case 0 (worth 5) and leaves case 1 its SMS (2): 7. Giving it to
@@ -662,36 +615,36 @@ def solve(problem: PlanProblem, *, max_iter: int = 8, tol: float = 1e-7) -> Plan
     if len(c.starts) == 0:
         return PlanSolution(chosen_all, 0.0, 0.0, 0.0, out_prices, "empty",
                             time.perf_counter() - t0)
+    starts: list[np.ndarray] = []
     if len(c.priced) == 0:  # nothing couples the cases: the per-case choice is optimal
-        ev = _evaluate(c, np.zeros(0))
-        chosen_all[c.idx[ev.chosen]] = True
-        objective = problem.objective(chosen_all)
-        return PlanSolution(chosen_all, objective, ev.dual, _gap(ev.dual, objective),
-                            out_prices, "per-case", time.perf_counter() - t0)
-    st = _search(c, max_iter, tol)
-    assert st.best is not None
-    best = st.best
-    starts: list[tuple[np.ndarray, np.ndarray]] = []
-    if st.lp_x is not None:
-        starts.append((st.lp_x >= 1.0 - 1e-9, best.reduced))
-    if st.lp_x is None or len(c.value) <= _SMALL:
-        starts.append((best.chosen, best.reduced))
+        best = _evaluate(c, np.zeros(0))
+        method = "per-case"
+    elif len(c.starts) <= _EXACT_CASES:
+        prices, x = _lp_prices(c, None)
+        best = _evaluate(c, prices)
+        if x is not None:
+            starts.append(x > 0.5)
+        method = "lagrangian+lp-prices+greedy-repair"
+    else:
+        best, n = _clear(c, _evaluate(c, _lp_prices(c, _SAMPLE_CASES)[0]), max_iter, tol)
+        method = f"lagrangian+sampled-lp+clearing({n} steps)+greedy-repair"
+    starts.append(best.chosen)
     plan, obj = best.chosen, -math.inf
-    for start, reduced in starts:
-        cand = _polish(c, start, reduced)
+    for start in starts:
+        cand = _polish(c, start, best.reduced)
         v = float(c.value[cand].sum())
         if v > obj:
             plan, obj = cand, v
     if len(c.value) <= _SMALL:
         plan = _fill(c, _exchange(c, _ruin_recreate(c, plan, best.reduced, _LNS_ROUNDS)),
                      best.reduced)
+        method += "+local-search"
     chosen_all[c.idx[plan]] = True
     out_prices[c.priced] = best.prices
     objective = problem.objective(chosen_all)
-    method = "lagrangian+restricted-lp+greedy-repair" + (
-        "" if st.certified else " (LP not certified)")
-    return PlanSolution(chosen_all, objective, best.dual, _gap(best.dual, objective),
-                        out_prices, method, time.perf_counter() - t0)
+    bound = best.dual
+    return PlanSolution(chosen_all, objective, bound, _gap(bound, objective), out_prices,
+                        method, time.perf_counter() - t0)
 
 
 def lp_bound(problem: PlanProblem, *, time_limit: float | None = None) -> float:
