@@ -168,8 +168,6 @@ class PlannerConfig(_Strict):
     sms_per_day: float = Field(1e12, ge=0)
     push_per_day: float = Field(1e12, ge=0)
     agent_minutes_per_call: float = Field(6.0, gt=0)
-    pre_due_reminders: bool = True
-    hardship_offers: bool = False
 
 
 class Strategy(_Strict):
