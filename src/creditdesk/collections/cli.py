@@ -124,3 +124,39 @@ def train_cmd(store: str | None = STORE_OPT,
         print_json(doc)
     else:
         out_console.print(f"trained on {fit.rows} explore-arm decisions; models in {out}")
+
+
+@app.command("offer")
+@handle_errors
+def offer_cmd(
+    account_id: str,
+    kind: str = typer.Option(..., "--kind", help="hardship_plan, payment_holiday or settlement"),
+    when: str = typer.Option(..., "--date", help="the next business date (the day after the "
+                             "last closed date)"),
+    terms: int | None = typer.Option(None, "--terms", help="hardship: instalments 3-12; "
+                                     "holiday: months 1-3"),
+    amount: int | None = typer.Option(None, "--amount", help="settlement: the lump sum in fen "
+                                      "(default: the policy's floor)"),
+    approved_by: str | None = typer.Option(None, "--approved-by", help="the approver's name, "
+                                           "where the policy needs one"),
+    policy: Path | None = typer.Option(None, "--policy", help="arrangement policy TOML "
+                                       "(default: the shipped one)"),
+    store: str | None = STORE_OPT,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Offer a repayment arrangement; it is posted through the ledger at that date's end of day."""
+    from creditdesk.collections.arrangements import load_arrangement_policy, offer
+
+    pol = load_arrangement_policy(policy)
+    st = _store(store)
+    try:
+        ext = offer(st, account_id, kind, _date(when), terms=terms, amount=amount,  # type: ignore[arg-type]
+                    approved_by=approved_by, policy=pol)
+    finally:
+        st.close()  # type: ignore[attr-defined]
+    doc = {"account_id": account_id, "kind": kind, "business_date": when, "external_id": ext}
+    if json_out:
+        print_json(doc)
+    else:
+        out_console.print(f"{kind} for {account_id} loaded as {ext}; it posts at the end of day "
+                          f"of {when}")
