@@ -13,13 +13,20 @@ import polars as pl
 
 from creditdesk.errors import StoreError
 
-__all__ = ["MIGRATIONS", "Store", "parse_url"]
+__all__ = ["ADDED_COLUMNS", "MIGRATIONS", "Store", "parse_url"]
 
 #: versioned schema migrations: (version, description). Each store applies the
 #: ones it has not recorded, in order, inside one transaction.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, "books: customers, accounts, transactions, plans, instalments, state and history"),
+    (2, "repayment arrangements: plan_state.schedule_date, account_day.holiday_until and "
+        "holiday_months"),
 ]
+#: columns each migration adds to tables version 1 created (a new store has them already)
+ADDED_COLUMNS: dict[int, list[tuple[str, str]]] = {
+    2: [("plan_state", "schedule_date"), ("account_day", "holiday_until"),
+        ("account_day", "holiday_months")],
+}
 
 
 def parse_url(url: str) -> tuple[str, str]:

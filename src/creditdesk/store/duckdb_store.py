@@ -28,7 +28,7 @@ import polars as pl
 
 from creditdesk.errors import StoreError
 from creditdesk.ledger.schema import TABLES
-from creditdesk.store.base import MIGRATIONS, Store
+from creditdesk.store.base import ADDED_COLUMNS, MIGRATIONS, Store
 
 __all__ = ["ROW_GROUP_SIZE", "DuckDBStore"]
 
@@ -131,6 +131,10 @@ class DuckDBStore(Store):
                         self._exec(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{pk})")
                     self._exec("CREATE UNIQUE INDEX IF NOT EXISTS transactions_external_id "
                                "ON transactions (external_id)")
+                for table, col in ADDED_COLUMNS.get(version, []):
+                    # appended last, where the schema module lists it
+                    self._exec(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} "
+                               f"{_sql_type(TABLES[table][col])}")
                 self._exec("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                                  [version, description, datetime.now(UTC)])
 
