@@ -132,7 +132,8 @@ def test_audit_finds_exactly_the_planted_violations(store: Store, tmp_path: Path
             con.execute(
                 "INSERT INTO contacts SELECT CAST(? AS TIMESTAMP)::DATE, "
                 "timezone(cu.timezone, CAST(? AS TIMESTAMP)), cu.customer_id, 'X', 'collection', "
-                "?, ?, NULL, ?, FALSE, 5, 'M1' FROM customers cu WHERE cu.customer_id = ?",
+                "?, ?, NULL, ?, FALSE, 5, 'M1', 'planted', 'champion', 0, 'inhouse' "
+                "FROM customers cu WHERE cu.customer_id = ?",
                 [local, local, channel, allowed, outcome, customer])
 
         assert rule_violations(con)["total"] == 0
