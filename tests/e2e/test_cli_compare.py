@@ -25,7 +25,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_compare_two_strategies_over_two_seeds(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     res = _run("simulate", "compare", "--strategies", "frequent,bucket_rules", "--customers",
-               "300", "--days", "75", "--seeds", "2", "--out", str(out), "--json")
+               "200", "--days", "45", "--seeds", "2", "--out", str(out), "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert set(doc["strategies"]) == {"frequent", "bucket_rules"}
