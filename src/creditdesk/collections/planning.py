@@ -30,6 +30,7 @@ from creditdesk.collections.proposals import BookView, Proposals, bucket_of, pro
 from creditdesk.collections.strategy import CHANNELS, Strategy, arm_of, load_strategy
 from creditdesk.collections.tables import (
     CONTACT_PLAN,
+    append_rows,
     create_collections_tables,
     duck,
     table_exists,
@@ -178,12 +179,7 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
     rows = _gate_and_rows(props, value, strat, prof, con, d, snap, arms, cases)
     with store.transaction(business_date=d):
         con.execute("DELETE FROM contact_plan WHERE business_date = ?", [d]).fetchall()
-        if rows.height:
-            con.register("_plan_incoming", rows.to_arrow())
-            try:
-                con.execute("INSERT INTO contact_plan SELECT * FROM _plan_incoming").fetchall()
-            finally:
-                con.unregister("_plan_incoming")
+        append_rows(con, "contact_plan", rows)
     made = rows.filter(pl.col("status") == "planned")
     by_ch = {c: int(made.filter(pl.col("channel") == c).height) for c in CHANNELS}
     return PlanResult(d, strat.name, strat.version,
@@ -218,19 +214,15 @@ def _bring_cases_up(store: Any, con: Any, snap: pl.DataFrame, view: BookView, st
     changed, events = update_cases(cur, s, last)
     with store.transaction(business_date=last):
         if changed.height:
-            con.register("_cases_incoming", changed.to_arrow())
+            ids = pl.DataFrame({"case_id": changed.get_column("case_id")}).to_arrow()
+            con.register("_changed_ids", ids)
             try:
                 con.execute("DELETE FROM cases WHERE case_id IN "
-                            "(SELECT case_id FROM _cases_incoming)").fetchall()
-                con.execute("INSERT INTO cases SELECT * FROM _cases_incoming").fetchall()
+                            "(SELECT case_id FROM _changed_ids)").fetchall()
             finally:
-                con.unregister("_cases_incoming")
-        if events.height:
-            con.register("_events_incoming", events.to_arrow())
-            try:
-                con.execute("INSERT INTO case_events SELECT * FROM _events_incoming").fetchall()
-            finally:
-                con.unregister("_events_incoming")
+                con.unregister("_changed_ids")
+            append_rows(con, "cases", changed)
+        append_rows(con, "case_events", events)
         con.execute("INSERT INTO case_runs VALUES (?, ?)", [last, strat.name]).fetchall()
     out = pl.from_arrow(con.sql("SELECT * FROM cases WHERE status = 'open'").to_arrow_table())
     assert isinstance(out, pl.DataFrame)

@@ -17,7 +17,8 @@ import polars as pl
 from creditdesk.collections.cases import CASE_EVENTS, CASES
 from creditdesk.errors import StoreError
 
-__all__ = ["CONTACT_PLAN", "create_collections_tables", "duck", "table_exists"]
+__all__ = ["CONTACT_PLAN", "append_rows", "create_collections_tables", "create_tables", "duck",
+           "table_exists"]
 
 _TS = pl.Datetime("us", "UTC")
 CONTACT_PLAN: dict[str, Any] = {
@@ -29,27 +30,45 @@ CONTACT_PLAN: dict[str, Any] = {
     "status": pl.String, "rule": pl.String,
 }
 _SQL = {pl.Date: "DATE", _TS: "TIMESTAMPTZ", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
-        pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE"}
+        pl.Int8: "TINYINT", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE"}
 _TABLES: dict[str, dict[str, Any]] = {"cases": CASES, "case_events": CASE_EVENTS,
                                       "contact_plan": CONTACT_PLAN,
                                       "case_runs": {"as_of": pl.Date, "strategy": pl.String}}
 
 
-def duck(store: Any) -> Any:
-    """The store's DuckDB connection (the collections tables live on DuckDB)."""
+def duck(store: Any, who: str = "collections planning") -> Any:
+    """The store's DuckDB connection (these tables live on DuckDB)."""
     con = getattr(store, "con", None)
     if con is None:
-        raise StoreError("collections planning needs a DuckDB store; got "
-                         f"{type(store).__name__}")
+        raise StoreError(f"{who} needs a DuckDB store; got {type(store).__name__}")
     return con
+
+
+def create_tables(con: Any, tables: dict[str, dict[str, Any]]) -> None:
+    """``CREATE TABLE IF NOT EXISTS`` for each ``{name: {column: polars type}}``."""
+    for name, schema in tables.items():
+        cols = ", ".join(f"{c} {_SQL[t]}" for c, t in schema.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})").fetchall()
+
+
+def append_rows(con: Any, table: str, df: pl.DataFrame, schema: dict[str, Any] | None = None
+                ) -> None:
+    """Insert ``df`` into ``table`` (cast to ``schema``'s columns and types when given)."""
+    if df.height == 0:
+        return
+    if schema is not None:
+        df = df.select([pl.col(c).cast(t) for c, t in schema.items()])
+    name = f"_incoming_{table}"
+    con.register(name, df.to_arrow())
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM {name}").fetchall()
+    finally:
+        con.unregister(name)
 
 
 def create_collections_tables(store: Any) -> None:
     """Create the tables if missing (idempotent)."""
-    con = duck(store)
-    for name, schema in _TABLES.items():
-        cols = ", ".join(f"{c} {_SQL[t]}" for c, t in schema.items())
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})").fetchall()
+    create_tables(duck(store), _TABLES)
 
 
 def table_exists(con: Any, name: str) -> bool:

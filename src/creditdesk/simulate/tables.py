@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from creditdesk.collections.features import FEATURES
-from creditdesk.errors import StoreError
+from creditdesk.collections.tables import append_rows, create_tables, duck
 from creditdesk.store.base import Store
 
 __all__ = ["SIM_TABLES", "append_sim", "create_sim_tables"]
@@ -50,35 +50,11 @@ SIM_TABLES: dict[str, dict[str, Any]] = {
     },
 }
 
-_SQL = {pl.Date: "DATE", _TS: "TIMESTAMPTZ", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
-        pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Int8: "TINYINT", pl.Float64: "DOUBLE"}
-
-
-def _con(store: Store) -> Any:
-    con = getattr(store, "con", None)
-    if con is None:
-        raise StoreError("the digital twin writes its tables to a DuckDB store; got "
-                         f"{type(store).__name__}")
-    return con
-
-
 def create_sim_tables(store: Store) -> None:
     """Create the twin's tables (empty) if they are missing."""
-    con = _con(store)
-    for name, schema in SIM_TABLES.items():
-        cols = ", ".join(f"{c} {_SQL[t]}" for c, t in schema.items())
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})").fetchall()
+    create_tables(duck(store, "the digital twin"), SIM_TABLES)
 
 
 def append_sim(store: Store, table: str, df: pl.DataFrame) -> None:
     """Append rows with the table's exact columns and types."""
-    if df.height == 0:
-        return
-    schema = SIM_TABLES[table]
-    arrow = df.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow()
-    con = _con(store)
-    con.register("_sim_incoming", arrow)
-    try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM _sim_incoming").fetchall()
-    finally:
-        con.unregister("_sim_incoming")
+    append_rows(duck(store, "the digital twin"), table, df, SIM_TABLES[table])
