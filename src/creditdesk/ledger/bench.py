@@ -171,8 +171,9 @@ def bench_eod_spark(accounts: int, workdir: Path, *, seed: int = 11,
 
 
 def _spark_copy_floor(store: Any, d: date, workdir: Path) -> float:
-    from pyspark.sql import functions as F
+    from creditdesk.store.spark_store import spark_functions
 
+    F = spark_functions(store.spark)
     target = (workdir / "floor").resolve()
     t0 = time.perf_counter()
     (store.frame("account_day").where(F.col("business_date") == F.lit(d))
