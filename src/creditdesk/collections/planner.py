@@ -51,8 +51,10 @@ __all__ = ["PlanProblem", "PlanSolution", "lp_bound", "solve", "solve_exact"]
 _EXACT_CASES = 30_000  # up to this many cases (with candidates), the prices are LP duals
 _SAMPLE_CASES = 20_000  # cases in the sampled LP that gives the first prices above that
 _IPM_COLUMNS = 50_000  # LPs with more columns go to the interior-point solver (no crossover)
-_SMALL = 100_000  # candidates: up to this, also the local search
+_SMALL = 20_000  # candidates: up to this, also the local search
+_LNS_ITEMS = 400_000  # candidates x trials per ruin-and-recreate round, at most
 _LNS_ROUNDS = 40  # ruin-and-recreate rounds (64 trials each) on small problems
+_RUIN_MAX = 4  # items dropped by one ruin-and-recreate trial, at most
 
 
 # --------------------------------------------------------------------------------------
@@ -515,6 +517,95 @@ def _exchange(c: _Compact, chosen: np.ndarray, moves: int = 200,
     return chosen
 
 
+def _contrib(r1: np.ndarray, d1: np.ndarray, r2: np.ndarray, d2: np.ndarray, m: np.ndarray,
+             row: np.ndarray) -> np.ndarray:
+    """What moves ``m`` add to rows ``row`` (each move touches rows ``r1``, ``r2``)."""
+    return np.where(r1[m] == row, d1[m], 0.0) + np.where(r2[m] == row, d2[m], 0.0)
+
+
+def _two_moves(c: _Compact, chosen: np.ndarray, moves: int = 100, max_moves: int = 4000,
+               max_ring: int = 160) -> np.ndarray:
+    """Local search over pairs (then triples) of elementary moves in different cases.
+
+    An elementary move drops a chosen item, adds an item to a case with a free slot, or
+    swaps a case's chosen item for another of its own. Two of them together can fit where
+    neither fits alone (case A moves from the agent row to SMS, freeing the agent minutes
+    case B's better call needs). All pairs that share a row are checked at once; the best
+    improving pair is applied, and again, until none is left; then triples of moves in
+    three cases (rings of swaps, say) are tried the same way. Only for plans with at most
+    ``max_moves`` elementary moves; triples are drawn from at most ``max_ring`` moves
+    (all, else without adds, else swaps only), as they grow with its cube.
+    """
+    chosen = chosen.copy()
+    n_seg = len(c.starts)
+    n_row = len(c.cap) - 1  # the "none" row has no capacity to check
+    for _ in range(moves):
+        left = np.append(np.maximum(c.cap[:n_row] - _usage(c, chosen)[:n_row], 0.0), np.inf)
+        room = c.limit - np.bincount(c.seg[chosen], minlength=n_seg)
+        ch = np.flatnonzero(chosen)
+        un = np.flatnonzero(~chosen)
+        ia, ib = _pairs(c.seg[ch], c.seg[un])  # swaps within a case
+        add = un[room[c.seg[un]] > 0]
+        drop_i = np.concatenate([ch, ch[ia], np.full(len(add), -1)])
+        add_j = np.concatenate([np.full(len(ch), -1), un[ib], add])
+        m = len(drop_i)
+        if m < 2 or m > max_moves:
+            break
+        has_i, has_j = drop_i >= 0, add_j >= 0
+        gain = np.where(has_j, c.value[add_j], 0.0) - np.where(has_i, c.value[drop_i], 0.0)
+        case = np.where(has_i, c.seg[drop_i], c.seg[add_j])
+        # each move: row r1 loses d1 (a drop), row r2 gains d2 (an add); -1 = no row
+        r1 = np.where(has_i, c.row[drop_i], -1)
+        r2 = np.where(has_j, c.row[add_j], -1)
+        d1 = np.where(has_i, -c.use[drop_i], 0.0)
+        d2 = np.where(has_j, c.use[add_j], 0.0)
+        r1 = np.where(r1 == n_row, -1, r1)
+        r2 = np.where(r2 == n_row, -1, r2)
+        moved = np.concatenate([np.flatnonzero(r1 >= 0), np.flatnonzero(r2 >= 0)])
+        on_row = np.concatenate([r1[r1 >= 0], r2[r2 >= 0]])
+        pa, pb = _pairs(on_row, on_row)
+        a, b = moved[pa], moved[pb]
+        keep = (a < b) & (case[a] != case[b]) & (gain[a] + gain[b] > 1e-9)
+        key = np.unique(a[keep] * m + b[keep])
+        a, b = key // m, key % m
+        ok = np.ones(len(a), dtype=bool)
+        for rows in (r1[a], r2[a], r1[b], r2[b]):
+            total = _contrib(r1, d1, r2, d2, a, rows) + _contrib(r1, d1, r2, d2, b, rows)
+            ok &= (rows < 0) | (total <= left[rows])
+        best: tuple[np.ndarray, ...] = (a[ok], b[ok])
+        if not best[0].size:  # three in a ring (A: row 1 -> 2, B: 2 -> 3, C: leaves 3)
+            sw = np.arange(m)  # all moves if few enough, else without adds, else swaps
+            for keep_kind in (has_i, has_i & has_j):
+                if len(sw) > max_ring:
+                    sw = np.flatnonzero(keep_kind)
+            if len(sw) < 3 or len(sw) > max_ring:
+                break
+            delta = np.zeros((m, n_row + 1))
+            np.add.at(delta, (np.flatnonzero(r1 >= 0), r1[r1 >= 0]), d1[r1 >= 0])
+            np.add.at(delta, (np.flatnonzero(r2 >= 0), r2[r2 >= 0]), d2[r2 >= 0])
+            a, b = np.triu_indices(len(sw), k=1)
+            a, b = sw[a], sw[b]
+            n_k = len(sw) - 1 - np.searchsorted(sw, b)
+            a, b = np.repeat(a, n_k), np.repeat(b, n_k)
+            k3 = sw[len(sw) - n_k.repeat(n_k) + np.arange(int(n_k.sum()))
+                    - np.repeat(np.cumsum(n_k) - n_k, n_k)]
+            ok = ((case[a] != case[b]) & (case[a] != case[k3]) & (case[b] != case[k3])
+                  & (gain[a] + gain[b] + gain[k3] > 1e-9))
+            a, b, k3 = a[ok], b[ok], k3[ok]
+            ok = np.all(delta[a] + delta[b] + delta[k3] <= left[None, :], axis=1)
+            best = (a[ok], b[ok], k3[ok])
+            if not best[0].size:
+                break
+        total_gain = np.sum([gain[e] for e in best], axis=0)
+        k = int(np.argmax(total_gain))
+        for e in (col[k] for col in best):
+            if drop_i[e] >= 0:
+                chosen[drop_i[e]] = False
+            if add_j[e] >= 0:
+                chosen[add_j[e]] = True
+    return chosen
+
+
 def _replicate(c: _Compact, k: int) -> _Compact:
     """``k`` independent copies of the problem side by side (cases and rows renumbered),
     so that one vectorised refill serves ``k`` trial plans at once."""
@@ -553,15 +644,19 @@ def _ruin_recreate(c: _Compact, chosen: np.ndarray, reduced: np.ndarray, rounds:
         ch = np.flatnonzero(best)
         if not ch.size:
             break
-        size = rng.integers(1, min(4, len(ch)) + 1, size=width)
-        pick = np.argsort(rng.random((width, len(ch))), axis=1)
+        # half the trials drop items of one row (an anchor's), the rest any items
+        size = rng.integers(1, min(_RUIN_MAX, len(ch)) + 1, size=width)
+        anchor_row = c.row[ch[rng.integers(0, len(ch), size=width)]]
+        related = (rng.random(width) < 0.5)[:, None] & (c.row[ch][None, :] != anchor_row[:, None])
+        pick = np.argsort(rng.random((width, len(ch))) + related, axis=1)
         mask = np.arange(len(ch))[None, :] < size[:, None]
         rows_k, cols_k = np.nonzero(mask)
         out = rows_k * n + ch[pick[rows_k, cols_k]]
         trial = np.tile(best, width)
         trial[out] = False
-        use_v = rng.random(width) < 0.5
-        prio = np.where(use_v[copy], prio_v, prio_rv)
+        kind = rng.integers(0, 3, size=width)[copy]  # refill by value, reduced value, or noisy
+        prio = np.where(kind == 0, prio_v, prio_rv)
+        prio = np.where(kind == 2, prio_v * rng.lognormal(0.0, 0.3, size=len(prio)), prio)
         prio[out] = -np.inf
         trial = _fill(big, trial, prio, rounds=8)
         trial[out] = False
@@ -636,8 +731,10 @@ def solve(problem: PlanProblem, *, max_iter: int = 40, tol: float = 1e-3) -> Pla
         if v > obj:
             plan, obj = cand, v
     if len(c.value) <= _SMALL:
-        plan = _fill(c, _exchange(c, _ruin_recreate(c, plan, best.reduced, _LNS_ROUNDS)),
-                     best.reduced)
+        width = min(64, _LNS_ITEMS // len(c.value))
+        if width >= 4:
+            plan = _ruin_recreate(c, plan, best.reduced, _LNS_ROUNDS, width=width)
+        plan = _fill(c, _two_moves(c, _exchange(c, plan)), best.reduced)
         method += "+local-search"
     chosen_all[c.idx[plan]] = True
     out_prices[c.priced] = best.prices
