@@ -63,8 +63,8 @@ _RUIN_MAX = 4  # items dropped by one ruin-and-recreate trial, at most
 
 
 def _bad(field: str, expected: str, got: object, row: int | None = None) -> BadInputError:
-    where = f" at candidate {row}" if row is not None and field in (
-        "case", "value", "resource", "use") else (f" at row {row}" if row is not None else "")
+    unit = {"capacity": "row", "case_limit": "case"}.get(field, "candidate")
+    where = "" if row is None else f" at {unit} {row}"
     return BadInputError(f"{field} must be {expected}; got {got}{where}", row=row, field=field,
                          value=got)
 
@@ -730,7 +730,7 @@ def solve(problem: PlanProblem, *, max_iter: int = 40, tol: float = 1e-3) -> Pla
         v = float(c.value[cand].sum())
         if v > obj:
             plan, obj = cand, v
-    if len(c.value) <= _SMALL:
+    if len(c.value) <= _SMALL and best.dual - obj > 1e-12 * max(abs(best.dual), 1.0):
         width = min(64, _LNS_ITEMS // len(c.value))
         if width >= 4:
             plan = _ruin_recreate(c, plan, best.reduced, _LNS_ROUNDS, width=width)
