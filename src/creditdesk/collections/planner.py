@@ -378,8 +378,15 @@ def _usage(c: _Compact, chosen: np.ndarray) -> np.ndarray:
     return np.bincount(c.row[chosen], weights=c.use[chosen], minlength=len(c.cap))
 
 
-def _repair(c: _Compact, chosen: np.ndarray, reduced: np.ndarray) -> np.ndarray:
-    """Drop the worst candidates (reduced value per unit used) from over-used rows."""
+def _repair(c: _Compact, chosen: np.ndarray, reduced: np.ndarray,
+            regret: bool = True) -> np.ndarray:
+    """Drop candidates from over-used rows, the least worth per unit used first.
+
+    Worth is the reduced value, less (with ``regret``) what the case would still get from
+    its best candidate on a row that is not over-used: a case with an equally good slot
+    at another hour then moves there at no loss, which matters where cases tie across
+    rows; without it, the cheapest contacts go first.
+    """
     chosen = chosen.copy()
     for _ in range(8):  # one pass suffices but for floating-point crumbs
         usage = _usage(c, chosen)
@@ -388,6 +395,9 @@ def _repair(c: _Compact, chosen: np.ndarray, reduced: np.ndarray) -> np.ndarray:
             break
         idx = np.flatnonzero(chosen & over[c.row] & (c.use > 0))
         key = reduced[idx] / c.use[idx]
+        if regret:
+            spare = np.where(~chosen & ~over[c.row], np.maximum(reduced, 0.0), 0.0)
+            key -= np.maximum.reduceat(spare, c.starts)[c.seg[idx]] / c.use[idx]
         idx = idx[np.lexsort((key, c.row[idx]))]
         r = c.row[idx]
         dropped_before = _group_cumsum(c.use[idx], r) - c.use[idx]
@@ -669,9 +679,10 @@ def _ruin_recreate(c: _Compact, chosen: np.ndarray, reduced: np.ndarray, rounds:
     return best
 
 
-def _polish(c: _Compact, chosen: np.ndarray, reduced: np.ndarray) -> np.ndarray:
+def _polish(c: _Compact, chosen: np.ndarray, reduced: np.ndarray,
+            regret: bool = True) -> np.ndarray:
     """Repair, refill, upgrade within cases, refill (and exchanges on small problems)."""
-    chosen = _fill(c, _repair(c, chosen, reduced), reduced)
+    chosen = _fill(c, _repair(c, chosen, reduced, regret), reduced)
     chosen = _fill(c, _upgrade(c, chosen), reduced)
     if len(c.value) <= _SMALL:
         chosen = _fill(c, _exchange(c, chosen), reduced)
@@ -726,10 +737,11 @@ def solve(problem: PlanProblem, *, max_iter: int = 40, tol: float = 1e-3) -> Pla
     starts.append(best.chosen)
     plan, obj = best.chosen, -math.inf
     for start in starts:
-        cand = _polish(c, start, best.reduced)
-        v = float(c.value[cand].sum())
-        if v > obj:
-            plan, obj = cand, v
+        for regret in (True, False):
+            cand = _polish(c, start, best.reduced, regret)
+            v = float(c.value[cand].sum())
+            if v > obj:
+                plan, obj = cand, v
     if len(c.value) <= _SMALL and best.dual - obj > 1e-12 * max(abs(best.dual), 1.0):
         width = min(64, _LNS_ITEMS // len(c.value))
         if width >= 4:
