@@ -61,7 +61,8 @@ def build(n_cases: int, seed: int = 7) -> PlanProblem:
 
     cases, values, rows, uses = [], [], [], []
 
-    def add(mask: np.ndarray, value: np.ndarray, row: np.ndarray, use: np.ndarray) -> None:
+    def add(mask: np.ndarray, value: np.ndarray, row: np.ndarray | np.integer | int,
+            use: np.ndarray | float) -> None:
         idx = np.flatnonzero(mask)
         cases.append(idx)
         values.append(value[idx])
