@@ -9,6 +9,9 @@ validation messages.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -259,6 +262,18 @@ def test_zero_capacity_row_is_never_used() -> None:
                     capacity=[0.0, 1.0], case_limit=[1])
     s = solve(p)
     assert s.chosen.tolist() == [False, True]
+
+
+def test_writes_nothing_to_stdout() -> None:
+    """HiGHS's banner would corrupt the --json output of whatever calls the planner (it
+    is printed once per process, hence a fresh one)."""
+    code = ("from creditdesk.collections.planner import PlanProblem, solve, lp_bound, "
+            "solve_exact\n"
+            f"p = PlanProblem(**{WORKED!r})\n"
+            "solve(p); lp_bound(p); solve_exact(p)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout == ""
 
 
 # ----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import highspy
 import numpy as np
@@ -31,6 +32,20 @@ import numpy as np
 __all__ = ["ExactResult", "ReducedModel", "reduce_model", "solve_model"]
 
 _INF = highspy.kHighsInf
+
+
+def _new_highs() -> Any:
+    """A HiGHS instance that writes nothing.
+
+    ``highspy.Highs()`` prints HiGHS's banner on stdout while it is being built (its
+    constructor calls a public method before any option can be set), which would corrupt
+    a ``--json`` report of whatever called the planner; the bare class underneath it does
+    not. Falls back to ``highspy.Highs`` should a later highspy rename that class.
+    """
+    cls = getattr(getattr(highspy, "_core", None), "_Highs", None) or highspy.Highs
+    h = cls()
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 @dataclass(frozen=True)
@@ -121,8 +136,7 @@ def solve_model(model: ReducedModel, n_resources: int, *, integer: bool,
     prices = np.zeros(n_resources)
     if n_cols == 0:
         return ExactResult(True, "Optimal", 0.0, 0.0, chosen, x_all, prices)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs()
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     if integer:
