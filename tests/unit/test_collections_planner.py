@@ -310,6 +310,16 @@ def test_bad_input_names_the_field(change: dict, field: str, words: str) -> None
     assert "must be" in str(err.value) and "got" in str(err.value)
 
 
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"max_iter": -1}, "max_iter must be >= 0; got -1"),
+    ({"tol": -0.1}, "tol must be >= 0; got -0.1"),
+    ({"tol": float("nan")}, "tol must be >= 0; got nan"),
+])
+def test_bad_solver_settings(kwargs: dict, words: str) -> None:
+    with pytest.raises(BadInputError, match=words):
+        solve(PlanProblem(**GOOD), **kwargs)
+
+
 def test_good_input_is_normalised() -> None:
     p = PlanProblem(**GOOD)
     assert p.case.dtype == np.int64 and p.resource.dtype == np.int32

@@ -388,10 +388,13 @@ def _repair(c: _Compact, chosen: np.ndarray, reduced: np.ndarray,
     rows; without it, the cheapest contacts go first.
     """
     chosen = chosen.copy()
-    for _ in range(8):  # one pass suffices but for floating-point crumbs
+    for attempt in range(9):  # one pass suffices but for floating-point crumbs
         usage = _usage(c, chosen)
         over = usage > c.cap
         if not over.any():
+            break
+        if attempt == 8:  # never reached in practice; feasibility is not negotiable
+            chosen &= ~(over[c.row] & (c.use > 0))
             break
         idx = np.flatnonzero(chosen & over[c.row] & (c.use > 0))
         key = reduced[idx] / c.use[idx]
@@ -715,6 +718,11 @@ def solve(problem: PlanProblem, *, max_iter: int = 40, tol: float = 1e-3) -> Pla
     ([False, True, True, False], 8.0, 8.0, 0.0)
     """
     t0 = time.perf_counter()
+    if max_iter < 0:
+        raise BadInputError(f"max_iter must be >= 0; got {max_iter}", field="max_iter",
+                            value=max_iter)
+    if not tol >= 0:
+        raise BadInputError(f"tol must be >= 0; got {tol}", field="tol", value=tol)
     c = _compact(problem)
     out_prices = np.zeros(problem.n_resources)
     chosen_all = np.zeros(len(problem.value), dtype=bool)
@@ -748,6 +756,7 @@ def solve(problem: PlanProblem, *, max_iter: int = 40, tol: float = 1e-3) -> Pla
             plan = _ruin_recreate(c, plan, best.reduced, _LNS_ROUNDS, width=width)
         plan = _fill(c, _two_moves(c, _exchange(c, plan)), best.reduced)
         method += "+local-search"
+    plan = _repair(c, plan, best.reduced)  # a no-op unless a step above slipped
     chosen_all[c.idx[plan]] = True
     out_prices[c.priced] = best.prices
     objective = problem.objective(chosen_all)
