@@ -57,7 +57,7 @@ _EXACT_CASES = 30_000  # up to this many cases (with candidates), the prices are
 _SAMPLE_CASES = 20_000  # cases in the sampled LP that gives the first prices above that
 _IPM_COLUMNS = 50_000  # LPs with more columns go to the interior-point solver (no crossover)
 _SMALL = 20_000  # candidates: up to this, also the local search
-_LNS_ITEMS = 400_000  # candidates x trials per ruin-and-recreate round, at most
+_LNS_ITEMS = 100_000  # candidates x trials per ruin-and-recreate round, at most
 _LNS_ROUNDS = 40  # ruin-and-recreate rounds (64 trials each) on small problems
 _RUIN_MAX = 4  # items dropped by one ruin-and-recreate trial, at most
 
@@ -493,7 +493,7 @@ def _pairs(key_a: np.ndarray, key_b: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _exchange(c: _Compact, chosen: np.ndarray, moves: int = 200,
-              max_pairs: int = 2_000_000) -> np.ndarray:
+              max_pairs: int = 500_000) -> np.ndarray:
     """Local search: apply the best improving exchange, one at a time.
 
     An exchange drops one chosen item and adds one left out, either within a case (any
@@ -689,12 +689,9 @@ def _ruin_recreate(c: _Compact, chosen: np.ndarray, reduced: np.ndarray, rounds:
 
 def _polish(c: _Compact, chosen: np.ndarray, reduced: np.ndarray,
             regret: bool = True) -> np.ndarray:
-    """Repair, refill, upgrade within cases, refill (and exchanges on small problems)."""
+    """Repair, refill, upgrade within cases, refill."""
     chosen = _fill(c, _repair(c, chosen, reduced, regret), reduced)
-    chosen = _fill(c, _upgrade(c, chosen), reduced)
-    if len(c.value) <= _SMALL:
-        chosen = _fill(c, _exchange(c, chosen), reduced)
-    return chosen
+    return _fill(c, _upgrade(c, chosen), reduced)
 
 
 # --------------------------------------------------------------------------------------
