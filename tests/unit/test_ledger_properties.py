@@ -24,6 +24,31 @@ event = st.tuples(
 )
 
 
+def _assert_books_balance(book: object) -> pl.DataFrame:
+    """Every entry balances, the journal's receivables and held credit equal each account's
+    balances, and nothing owed is negative; returns the last ``account_day`` state."""
+    j = book.table("journal")  # type: ignore[attr-defined]
+    # every entry balances
+    per_entry = j.group_by("entry_id").agg(pl.col("debit").sum(), pl.col("credit").sum())
+    assert per_entry.filter(pl.col("debit") != pl.col("credit")).height == 0
+    # the receivables in the journal equal the balances of every account
+    recv = list(RECEIVABLE.values())
+    net = (j.group_by("account_id").agg(
+        (pl.col("debit") - pl.col("credit")).filter(pl.col("ledger_account").is_in(recv)).sum()
+        .alias("receivable"),
+        (pl.col("credit") - pl.col("debit")).filter(pl.col("ledger_account") == "customer_credit")
+        .sum().alias("held")))
+    end: pl.DataFrame = book.state["account_day"]  # type: ignore[attr-defined]
+    cmp = end.join(net, on="account_id", how="left").fill_null(0)
+    owed = pl.col("principal") + pl.col("interest") + pl.col("fee") + pl.col("penalty")
+    assert cmp.filter(owed != pl.col("receivable")).height == 0
+    assert cmp.filter(pl.col("credit_balance") != pl.col("held")).height == 0
+    # money never appears from nowhere: nothing owed is negative
+    for c in ("principal", "interest", "fee", "penalty", "credit_balance"):
+        assert end[c].min() >= 0
+    return end
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(event, min_size=1, max_size=25))
 def test_journal_balances_and_equals_account_balances(params, events):
@@ -44,25 +69,7 @@ def test_journal_balances_and_equals_account_balances(params, events):
                      "daily_rate": "0.0005" if typ == "cash_loan" else None})
     book.add_transactions(pl.DataFrame(rows).sort("business_date"))
     book.close_through(START, START + timedelta(days=DAYS + 10))
-    j = book.table("journal")
-    # every entry balances
-    per_entry = j.group_by("entry_id").agg(pl.col("debit").sum(), pl.col("credit").sum())
-    assert per_entry.filter(pl.col("debit") != pl.col("credit")).height == 0
-    # the receivables in the journal equal the balances of every account
-    recv = list(RECEIVABLE.values())
-    net = (j.group_by("account_id").agg(
-        (pl.col("debit") - pl.col("credit")).filter(pl.col("ledger_account").is_in(recv)).sum()
-        .alias("receivable"),
-        (pl.col("credit") - pl.col("debit")).filter(pl.col("ledger_account") == "customer_credit")
-        .sum().alias("held")))
-    end = book.state["account_day"]
-    cmp = end.join(net, on="account_id", how="left").fill_null(0)
-    owed = pl.col("principal") + pl.col("interest") + pl.col("fee") + pl.col("penalty")
-    assert cmp.filter(owed != pl.col("receivable")).height == 0
-    assert cmp.filter(pl.col("credit_balance") != pl.col("held")).height == 0
-    # money never appears from nowhere: nothing owed is negative
-    for c in ("principal", "interest", "fee", "penalty", "credit_balance"):
-        assert end[c].min() >= 0
+    _assert_books_balance(book)
     # every transaction got exactly one posting
     posts = book.table("postings")
     assert posts.height == book.transactions.height
@@ -130,22 +137,7 @@ def test_journal_balances_with_hardship_plans_holidays_and_settlements(params, e
                 "amount": 0 if typ == "payment_holiday" else max(amount, 1),
                 "terms": None if typ == "settlement" else terms}])
         book.close(d)
-    j = book.table("journal")
-    per_entry = j.group_by("entry_id").agg(pl.col("debit").sum(), pl.col("credit").sum())
-    assert per_entry.filter(pl.col("debit") != pl.col("credit")).height == 0
-    recv = list(RECEIVABLE.values())
-    net = (j.group_by("account_id").agg(
-        (pl.col("debit") - pl.col("credit")).filter(pl.col("ledger_account").is_in(recv)).sum()
-        .alias("receivable"),
-        (pl.col("credit") - pl.col("debit")).filter(pl.col("ledger_account") == "customer_credit")
-        .sum().alias("held")))
-    end = book.state["account_day"]
-    cmp = end.join(net, on="account_id", how="left").fill_null(0)
-    owed = pl.col("principal") + pl.col("interest") + pl.col("fee") + pl.col("penalty")
-    assert cmp.filter(owed != pl.col("receivable")).height == 0
-    assert cmp.filter(pl.col("credit_balance") != pl.col("held")).height == 0
-    for c in ("principal", "interest", "fee", "penalty", "credit_balance"):
-        assert end[c].min() >= 0
+    _assert_books_balance(book)
     posts = book.table("postings")
     assert posts.height == book.transactions.height
     days = book.table("account_day")
@@ -157,5 +149,6 @@ def test_journal_balances_with_hardship_plans_holidays_and_settlements(params, e
             row = days.filter((pl.col("account_id") == acct) & (pl.col("business_date") == d))
             assert (row["dpd"].item(), row["overdue_amount"].item()) == (0, 0)
     settled = days.filter(pl.col("status") == "settled")
+    owed = pl.col("principal") + pl.col("interest") + pl.col("fee") + pl.col("penalty")
     assert settled.select(owed.max()).item() in (None, 0)
     assert settled["dpd"].max() in (None, 0)
