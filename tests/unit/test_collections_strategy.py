@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from creditdesk.collections.proposals import BookView, placement_rates, propose
+from creditdesk.collections.proposals import BookView, placements, propose
 from creditdesk.collections.strategy import (
     BUILTIN_STRATEGIES,
     CHANNELS,
@@ -51,7 +51,7 @@ def test_bucket_rules_by_stage() -> None:
     retry = p.retry[(p.account == 4) & (p.channel == AGENT)]
     assert sorted(retry.tolist()) == [False, True]
     assert (5, AGENT) in pairs and (6, AGENT) not in pairs  # M4: every third day
-    assert placement_rates(load_strategy("bucket_rules"), v).tolist() == [0] * 5 + [0.25] * 2
+    assert placements(load_strategy("bucket_rules"), v).rate.tolist() == [0] * 5 + [0.25] * 2
 
 
 def test_frequent_contacts_every_delinquent_debtor_every_day() -> None:

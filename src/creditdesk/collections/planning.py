@@ -26,7 +26,7 @@ from creditdesk.collections.cases import empty_cases, update_cases
 from creditdesk.collections.features import case_features
 from creditdesk.collections.gate import ContactLog, gate, render
 from creditdesk.collections.optimize import CollectModels, choose, shipped_models
-from creditdesk.collections.proposals import BookView, Proposals, bucket_of, propose
+from creditdesk.collections.proposals import BookView, Proposals, placements, propose
 from creditdesk.collections.strategy import CHANNELS, Strategy, arm_of, load_strategy
 from creditdesk.collections.tables import (
     CONTACT_PLAN,
@@ -190,8 +190,6 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
 def _bring_cases_up(store: Any, con: Any, snap: pl.DataFrame, view: BookView, strat: Strategy,
                     last: date) -> pl.DataFrame:
     """Update the cases to the last closed date once; return the open cases."""
-    from creditdesk.collections.proposals import placement_rates
-
     done = con.execute("SELECT count(*) FROM case_runs WHERE as_of = ?", [last]).fetchall()[0][0]
     cur = pl.from_arrow(con.sql("SELECT * FROM cases WHERE status = 'open'").to_arrow_table())
     assert isinstance(cur, pl.DataFrame)
@@ -199,18 +197,13 @@ def _bring_cases_up(store: Any, con: Any, snap: pl.DataFrame, view: BookView, st
         cur = empty_cases()
     if done:
         return cur
-    rate = placement_rates(strat, view)
-    agency, recall = [], []
-    for i, key in enumerate(zip(view.arm.tolist(), view.segment.tolist(),
-                                bucket_of(view.dpd).tolist(), strict=True)):
-        path = strat.bucket_path(*key) if rate[i] > 0 else None
-        agency.append(path.placement.agency if path and path.placement else None)
-        recall.append(path.placement.recall_after_days if path and path.placement else 0)
+    place = placements(strat, view)
     s = snap.select("account_id", "customer_id", "status", "dpd", "bucket", "overdue_amount",
                     "total_due", "days_to_due").with_columns(
         pl.Series("flagged", view.flagged), pl.Series("arm", view.arm.astype(str)),
-        pl.Series("placement_agency", agency, dtype=pl.String),
-        pl.Series("placement_commission", rate), pl.Series("placement_recall_days", recall))
+        pl.Series("placement_agency", place.agency.tolist(), dtype=pl.String),
+        pl.Series("placement_commission", place.rate),
+        pl.Series("placement_recall_days", place.recall_days))
     changed, events = update_cases(cur, s, last)
     with store.transaction(business_date=last):
         if changed.height:

@@ -23,7 +23,7 @@ import numpy as np
 
 from creditdesk.collections.strategy import BUCKETS, CHANNELS, Step, Strategy
 
-__all__ = ["CHANNELS", "BookView", "Proposals", "bucket_of", "placement_rates", "propose"]
+__all__ = ["CHANNELS", "BookView", "Placements", "Proposals", "bucket_of", "placements", "propose"]
 
 
 def bucket_of(dpd: np.ndarray) -> np.ndarray:
@@ -120,24 +120,39 @@ def _path_keys(strategy: Strategy, view: BookView) -> np.ndarray:
                        np.char.add(np.char.add(view.segment.astype(str), "|"), bucket.astype(str)))
 
 
-def placement_rates(strategy: Strategy, view: BookView) -> np.ndarray:
-    """The agency commission rate where an account's path places it (0 elsewhere).
+@dataclass(frozen=True)
+class Placements:
+    """Where an account's path hands it to an agency: the commission rate (0 elsewhere),
+    the agency's name (None elsewhere) and the days until recall (0 elsewhere)."""
+
+    rate: np.ndarray
+    agency: np.ndarray
+    recall_days: np.ndarray
+
+
+def placements(strategy: Strategy, view: BookView) -> Placements:
+    """The agency placement each account's path gives it today, one pass per path key.
 
     >>> from creditdesk.collections.strategy import load_strategy
     >>> v = BookView.of(dpd=[45, 95], days_to_due=[-45, -95], total_due=[1, 1],
     ...                 flagged=[True, True], arm=["champion"] * 2)
-    >>> placement_rates(load_strategy("bucket_rules"), v).tolist()
-    [0.0, 0.25]
+    >>> p = placements(load_strategy("bucket_rules"), v)
+    >>> p.rate.tolist(), p.agency.tolist(), p.recall_days.tolist()
+    ([0.0, 0.25], [None, 'agency_a'], [0, 90])
     """
-    rate = np.zeros(len(view))
+    n = len(view)
+    out = Placements(np.zeros(n), np.full(n, None, dtype=object), np.zeros(n, np.int64))
     arrears = view.dpd > 0
     key = _path_keys(strategy, view)
     for k in np.unique(key[arrears]).tolist():
         arm, seg, b = k.split("|")
         path = strategy.bucket_path(arm, seg, b)
         if path is not None and path.placement is not None:
-            rate[arrears & (key == k)] = path.placement.commission
-    return rate
+            rows = arrears & (key == k)
+            out.rate[rows] = path.placement.commission
+            out.agency[rows] = path.placement.agency
+            out.recall_days[rows] = path.placement.recall_after_days
+    return out
 
 
 def propose(strategy: Strategy, view: BookView) -> Proposals:

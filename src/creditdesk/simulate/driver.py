@@ -30,7 +30,7 @@ import polars as pl
 from creditdesk.collections.features import FEATURES, case_features
 from creditdesk.collections.gate import CHANNEL_NAMES, ContactLog, gate
 from creditdesk.collections.optimize import CollectModels, choose, shipped_models
-from creditdesk.collections.proposals import BookView, Proposals, placement_rates, propose
+from creditdesk.collections.proposals import BookView, Proposals, placements, propose
 from creditdesk.collections.strategy import Strategy, arm_of, load_strategy
 from creditdesk.compliance import load_profile
 from creditdesk.ledger.eod import run_eod
@@ -360,7 +360,7 @@ def _placements(st: _State, t: int, strat: Strategy, view: BookView) -> None:
     out = ~st.open_ | (st.dpd == 0)
     st.placed_on[out] = -1
     st.commission[out] = 0.0
-    rate = placement_rates(strat, view)
+    rate = placements(strat, view).rate
     new = (rate > 0) & (st.placed_on < 0) & st.open_
     st.placed_on[new] = t
     st.commission[new] = rate[new]
