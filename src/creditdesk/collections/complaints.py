@@ -30,17 +30,15 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from creditdesk.collections.scores import (
-    FORMAT,
-    FORMAT_VERSION,
     as_frame,
     binary_target,
-    open_folder,
+    load_gbm,
+    save_gbm,
     scoring_frame,
     vector,
     versions,
 )
 from creditdesk.errors import BadInputError
-from creditdesk.risk.artifact import read_json, write_json, write_manifest
 from creditdesk.risk.gbm import GBMModel
 
 __all__ = ["ComplaintModel", "treatment_columns"]
@@ -108,25 +106,18 @@ class ComplaintModel(GBMModel):
         return p - p[:, [0]]
 
     def save(self, path: str | Path, *, info: dict[str, Any] | None = None) -> Path:
-        meta, text = self.to_state()
-        meta.update({"feature_names": self.feature_names_, "treatments": self.treatments_,
-                     "control": self.control_})
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "complaint.json", meta)
-        (out / "complaint_model.txt").write_text(text, encoding="utf-8")
-        write_manifest(out, ["complaint.json", "complaint_model.txt"], {
-            "model_type": "complaint", "features": list(self.feature_names_),
-            "treatments": list(self.treatments_), "versions": versions(), "info": info or {}},
-            fmt=FORMAT, version=FORMAT_VERSION)
-        return out
+        """Write ``complaint.json``, ``complaint_model.txt`` and, last, the manifest."""
+        return save_gbm(self, path, "complaint", {
+            "feature_names": self.feature_names_, "treatments": self.treatments_,
+            "control": self.control_}, {
+            "features": list(self.feature_names_), "treatments": list(self.treatments_),
+            "versions": versions(), "info": info or {}})
 
     @classmethod
     def load(cls, path: str | Path) -> ComplaintModel:
-        root, _ = open_folder(path, "complaint")
-        meta = read_json(root / "complaint.json")
-        text = (root / "complaint_model.txt").read_text(encoding="utf-8")
-        model = cast(ComplaintModel, cls.from_state(meta, text))
+        """Verify a folder written by :meth:`save` and rebuild the model (no code is run)."""
+        base, meta = load_gbm(cls, path, "complaint")
+        model = cast(ComplaintModel, base)
         model.feature_names_ = list(meta["feature_names"])
         model.treatments_ = list(meta["treatments"])
         model.control_ = str(meta["control"])

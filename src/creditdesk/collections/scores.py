@@ -192,6 +192,32 @@ def open_folder(path: str | Path, model_type: str) -> tuple[Path, dict[str, Any]
     return root, manifest
 
 
+def save_gbm(model: GBMModel, path: str | Path, model_type: str, state: dict[str, Any],
+             manifest: dict[str, Any]) -> Path:
+    """Write a LightGBM-backed model folder: ``<type>.json`` (its state plus ``state``),
+    ``<type>_model.txt`` and, last, the digest-checked manifest (``model_type`` first,
+    then ``manifest``)."""
+    meta, text = model.to_state()
+    meta.update(state)
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / f"{model_type}.json", meta)
+    (out / f"{model_type}_model.txt").write_text(text, encoding="utf-8")
+    write_manifest(out, [f"{model_type}.json", f"{model_type}_model.txt"],
+                   {"model_type": model_type, **manifest}, fmt=FORMAT, version=FORMAT_VERSION)
+    return out
+
+
+def load_gbm(cls: type[GBMModel], path: str | Path, model_type: str
+             ) -> tuple[GBMModel, dict[str, Any]]:
+    """Verify a folder written by :func:`save_gbm` and rebuild the model (no code is run);
+    returns it with the saved state (for the subclass's own fields)."""
+    root, _ = open_folder(path, model_type)
+    meta = read_json(root / f"{model_type}.json")
+    text = (root / f"{model_type}_model.txt").read_text(encoding="utf-8")
+    return cls.from_state(meta, text), meta
+
+
 # -- self-cure ---------------------------------------------------------------------------
 
 class SelfCureModel(GBMModel):
@@ -235,25 +261,15 @@ class SelfCureModel(GBMModel):
     def save(self, path: str | Path, *, horizon_days: int = SELF_CURE_HORIZON_DAYS,
              info: dict[str, Any] | None = None) -> Path:
         """Write ``self_cure.json``, ``self_cure_model.txt`` and, last, the manifest."""
-        meta, text = self.to_state()
-        meta["named"] = bool(self.named_)
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "self_cure.json", meta)
-        (out / "self_cure_model.txt").write_text(text, encoding="utf-8")
-        write_manifest(out, ["self_cure.json", "self_cure_model.txt"], {
-            "model_type": "self_cure", "features": list(self.feature_names_),
-            "horizon_days": int(horizon_days), "versions": versions(), "info": info or {}},
-            fmt=FORMAT, version=FORMAT_VERSION)
-        return out
+        return save_gbm(self, path, "self_cure", {"named": bool(self.named_)}, {
+            "features": list(self.feature_names_), "horizon_days": int(horizon_days),
+            "versions": versions(), "info": info or {}})
 
     @classmethod
     def load(cls, path: str | Path) -> SelfCureModel:
         """Verify a folder written by :meth:`save` and rebuild the model (no code is run)."""
-        root, _ = open_folder(path, "self_cure")
-        meta = read_json(root / "self_cure.json")
-        text = (root / "self_cure_model.txt").read_text(encoding="utf-8")
-        model = cast(SelfCureModel, cls.from_state(meta, text))
+        base, meta = load_gbm(cls, path, "self_cure")
+        model = cast(SelfCureModel, base)
         model.feature_names_ = list(model.features_)
         model.named_ = bool(meta.get("named", True))
         return model
