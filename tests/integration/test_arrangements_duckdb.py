@@ -17,6 +17,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from book_rows import text
 from creditdesk.collections.arrangements import (
     ArrangementRefused,
     default_arrangement_policy,
@@ -36,10 +37,6 @@ CAT = default_catalogue()
 PARAMS = ledger_params(CAT)
 
 
-def text(rows: list[dict]) -> pl.DataFrame:
-    cols = sorted({k for r in rows for k in r})
-    return pl.DataFrame({c: [None if r.get(c) is None else str(r[c]) for r in rows]
-                         for c in cols}, schema=dict.fromkeys(cols, pl.String))
 
 
 @pytest.fixture(scope="module")

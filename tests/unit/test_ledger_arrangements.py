@@ -23,6 +23,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from book_rows import ACCT, CUST, TXNS, text
 from creditdesk.errors import BadInputError
 from creditdesk.ledger.book import InMemoryBook
 from creditdesk.ledger.eod import run_eod
@@ -358,25 +359,8 @@ def test_one_arrangement_per_account_per_date(params):
 
 
 # --------------------------------------------------------------------------- loading
-CUST = [{"customer_id": "C1", "timezone": "Asia/Shanghai"},
-        {"customer_id": "C2", "timezone": "Asia/Shanghai"}]
-ACCT = [{"account_id": "R1", "customer_id": "C1", "product": "revolving",
-         "credit_limit": 500_000, "opened": "2026-01-05"},
-        {"account_id": "L1", "customer_id": "C2", "product": "cash_loan",
-         "credit_limit": 2_000_000, "opened": "2026-01-15"}]
-TXNS = [{"external_id": "t1", "account_id": "R1", "business_date": "2026-01-05",
-         "type": "purchase", "amount": 100_000},
-        {"external_id": "t2", "account_id": "L1", "business_date": "2026-01-15",
-         "type": "cash_loan", "amount": 1_000_000, "terms": 12, "method": "equal_instalment",
-         "daily_rate": "0.0004"},
-        {"external_id": "t3", "account_id": "R1", "business_date": "2026-02-10",
-         "type": "repayment", "amount": 10_000}]
 
 
-def text(rows: list[dict]) -> pl.DataFrame:
-    cols = sorted({k for r in rows for k in r})
-    return pl.DataFrame({c: [None if r.get(c) is None else str(r[c]) for r in rows]
-                         for c in cols}, schema=dict.fromkeys(cols, pl.String))
 
 
 @pytest.fixture(scope="module")

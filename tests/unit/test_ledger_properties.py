@@ -24,6 +24,17 @@ event = st.tuples(
 )
 
 
+#: two revolving accounts (one with its own bill and due days) and a cash-loan account
+THREE_ACCOUNTS = [
+    {"account_id": "R0", "customer_id": "C0", "product": "revolving",
+     "credit_limit": 400_000, "opened": START},
+    {"account_id": "R1", "customer_id": "C1", "product": "revolving",
+     "credit_limit": 200_000, "opened": START, "bill_day": 20, "due_day": 5},
+    {"account_id": "L2", "customer_id": "C2", "product": "cash_loan",
+     "credit_limit": 600_000, "opened": START},
+]
+
+
 def _assert_books_balance(book: object) -> pl.DataFrame:
     """Every entry balances, the journal's receivables and held credit equal each account's
     balances, and nothing owed is negative; returns the last ``account_day`` state."""
@@ -53,14 +64,7 @@ def _assert_books_balance(book: object) -> pl.DataFrame:
 @given(st.lists(event, min_size=1, max_size=25))
 def test_journal_balances_and_equals_account_balances(params, events):
     book = InMemoryBook(params)
-    book.add_accounts([
-        {"account_id": "R0", "customer_id": "C0", "product": "revolving",
-         "credit_limit": 400_000, "opened": START},
-        {"account_id": "R1", "customer_id": "C1", "product": "revolving",
-         "credit_limit": 200_000, "opened": START, "bill_day": 20, "due_day": 5},
-        {"account_id": "L2", "customer_id": "C2", "product": "cash_loan",
-         "credit_limit": 600_000, "opened": START},
-    ])
+    book.add_accounts(THREE_ACCOUNTS)
     rows = []
     for d, a, typ, amount, terms, method in events:
         acct = ["R0", "R1", "L2"][a]
@@ -108,14 +112,7 @@ def test_journal_balances_with_hardship_plans_holidays_and_settlements(params, e
     from the books the day before, or not), payment holidays and settlements are mixed in;
     an accepted hardship plan re-ages the account; a settled account owes nothing again."""
     book = InMemoryBook(params)
-    book.add_accounts([
-        {"account_id": "R0", "customer_id": "C0", "product": "revolving",
-         "credit_limit": 400_000, "opened": START},
-        {"account_id": "R1", "customer_id": "C1", "product": "revolving",
-         "credit_limit": 200_000, "opened": START, "bill_day": 20, "due_day": 5},
-        {"account_id": "L2", "customer_id": "C2", "product": "cash_loan",
-         "credit_limit": 600_000, "opened": START},
-    ])
+    book.add_accounts(THREE_ACCOUNTS)
     rows = [{"account_id": ACCOUNTS[a], "business_date": START + timedelta(days=d), "type": typ,
              "amount": amount, "terms": terms, "method": method,
              "daily_rate": "0.0005" if typ == "cash_loan" else None}
