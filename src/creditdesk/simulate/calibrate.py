@@ -90,7 +90,7 @@ def expected_transitions(theta: np.ndarray, loading: np.ndarray, sigma: float,
 
     Each customer's status distribution is propagated exactly from their ``start``
     status, averaging over the random effect's quadrature nodes. ``adjust`` =
-    (cure, reminded) applies the built-in policy on top (:func:`policy_adjustments`):
+    (cure, reminded) applies the ``bucket_rules`` strategy on top (:func:`policy_adjustments`):
     in status *s* a share ``cure[s]`` of the late outcomes is cured by contacts and
     a share ``reminded[s]`` of them paid on time after a reminder.
 
@@ -133,7 +133,7 @@ def apply_policy(p: np.ndarray, cure: np.ndarray, reminded: np.ndarray) -> np.nd
 
 
 def policy_adjustments(params: SimParams) -> tuple[np.ndarray, np.ndarray]:
-    """What the built-in policy adds to the monthly model, per status (from its schedule).
+    """What ``bucket_rules`` adds to the monthly model, per status (from its schedule).
 
     ``cure[s]``: the chance that an account in late status *s* pays its arrears within
     the month through a kept promise or a self-cure, along the policy's schedule on

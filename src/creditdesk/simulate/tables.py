@@ -1,9 +1,9 @@
 """The twin's own tables: contacts made (or blocked), promises, complaints, monthly statuses.
 
-These are what the built-in reminder-and-call policy and the simulated borrowers
-produce; the collections engine will own ``contacts``/``promises``/``complaints`` once
-it exists (DESIGN.md lists them as collections' tables). They sit beside the books in
-the same embedded DuckDB file so the console and the reports read one store.
+These are what the collection strategy (through :mod:`creditdesk.collections.gate`) and
+the simulated borrowers produce; ``collect plan`` reads ``contacts``, ``promises`` and
+``complaints`` as the collections engine's history. They sit beside the books in the
+same embedded DuckDB file so the console and the reports read one store.
 """
 
 from __future__ import annotations
