@@ -123,3 +123,23 @@ def test_unknown_strategy_is_refused_before_anything_is_written(book: object,
     with pytest.raises(BadInputError, match="strategy must be one of"):
         plan_date(book, NEXT, strategy=str(tmp_path / "missing.yaml"))
     assert book.con.sql("SELECT count(*) FROM contact_plan").fetchall()[0][0] == before  # type: ignore[attr-defined]
+
+
+def test_a_promise_broken_on_the_last_closed_date_gets_the_follow_up_call(book: object) -> None:
+    con = book.con  # type: ignore[attr-defined]
+    held = {c for (c,) in con.sql("SELECT DISTINCT customer_id FROM complaints WHERE "
+                                  "business_date > ?", params=[LAST - timedelta(days=14)]
+                                  ).fetchall()}
+    # a delinquent account, not held, that paid nothing in the last five days
+    acc = next(a for a, c in con.sql(
+        "SELECT ad.account_id, a.customer_id FROM account_day ad JOIN accounts a "
+        "USING (account_id) WHERE ad.business_date = ? AND ad.dpd BETWEEN 5 AND 25 "
+        "AND ad.status = 'open' AND ad.account_id NOT IN (SELECT account_id FROM account_day "
+        "WHERE business_date > ? AND paid_today > 0) ORDER BY 1",
+        params=[LAST, LAST - timedelta(days=5)]).fetchall() if c not in held)
+    con.execute("INSERT INTO promises VALUES (?, ?, 'agent', ?, 50000)",
+                [LAST - timedelta(days=3), acc, LAST]).fetchall()
+    plan_date(book, NEXT, strategy="bucket_rules")
+    rows = con.sql("SELECT channel, local_time FROM contact_plan WHERE account_id = ?",
+                   params=[acc]).fetchall()
+    assert ("agent", "11:00") in rows

@@ -162,10 +162,15 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
 
         ps = promise_status(con, last).join(
             pl.DataFrame({"account_id": ids, "i": np.arange(n)}), on="account_id")
-        br = ps.filter(pl.col("status") == "broken")
+        # broken promises of the current spell in arrears (made since it reached DPD 1),
+        # as the twin counts them; the follow-up is due the first day one is seen broken
+        spell = pl.DataFrame({"i": np.arange(n), "since": [
+            last - timedelta(days=int(x) - 1) if x > 0 else None for x in dpd.tolist()]},
+            schema={"i": pl.Int64, "since": pl.Date})
+        br = ps.filter(pl.col("status") == "broken").join(spell, on="i").filter(
+            pl.col("business_date") >= pl.col("since"))
         np.add.at(broken, br.get_column("i").to_numpy(), 1)
-        follow[br.filter(pl.col("promise_date") == last - timedelta(days=1))
-               .get_column("i").to_numpy()] = True
+        follow[br.filter(pl.col("promise_date") == last).get_column("i").to_numpy()] = True
         pending[ps.filter(pl.col("status") == "open").get_column("i").to_numpy()] = True
     view = BookView(dpd=dpd, days_to_due=days_to_due, total_due=total_due, flagged=flagged,
                     arm=arms, segment=strat.segment_of(pd, is_loan), hold=hold, broken=broken,
