@@ -96,6 +96,34 @@ class Store(ABC):
     @abstractmethod
     def scalar(self, sql: str, params: list[object] | None = None) -> object: ...
 
+    #: the SQL dialect of ``query``/``execute``: "duckdb", "postgres" or "spark"
+    dialect: str = ""
+
+    def query(self, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+        """Rows of any ``SELECT`` with ``?`` parameters, as a frame (portable SQL only)."""
+        raise StoreError(f"{type(self).__name__} does not answer ad-hoc queries; "
+                         "use a duckdb:// or postgresql:// store")
+
+    def execute(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        """Run one statement with ``?`` parameters; its rows, if any."""
+        raise StoreError(f"{type(self).__name__} does not run ad-hoc statements; "
+                         "use a duckdb:// or postgresql:// store")
+
+    def insert(self, table: str, df: pl.DataFrame) -> None:
+        """Append ``df``'s rows to any table, matching columns by name."""
+        raise StoreError(f"{type(self).__name__} cannot insert into {table}; "
+                         "use a duckdb:// or postgresql:// store")
+
+    def ensure_tables(self, tables: dict[str, dict[str, Any]],
+                      keys: dict[str, tuple[str, ...]] | None = None) -> None:
+        """``CREATE TABLE IF NOT EXISTS`` each ``{name: {column: polars type}}``.
+
+        ``keys`` gives a table's primary key. Types map to each engine's own
+        (see :data:`creditdesk.store.sqltypes.SQL_TYPES`).
+        """
+        raise StoreError(f"{type(self).__name__} cannot create tables; "
+                         "use a duckdb:// or postgresql:// store")
+
     def last_closed(self) -> date | None:
         value = self.scalar("SELECT max(business_date) FROM closed_dates")
         return value if isinstance(value, date) else None

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -29,6 +30,7 @@ import polars as pl
 from creditdesk.errors import StoreError
 from creditdesk.ledger.schema import TABLES
 from creditdesk.store.base import ADDED_COLUMNS, MIGRATIONS, Store
+from creditdesk.store.sqltypes import create_table_sql
 
 __all__ = ["ROW_GROUP_SIZE", "DuckDBStore"]
 
@@ -92,6 +94,8 @@ def _sql_type(dtype: object) -> str:
 class DuckDBStore(Store):
     """Books in one DuckDB file."""
 
+    dialect = "duckdb"
+
     def __init__(self, path: str) -> None:
         self.location = Path(path)
         try:
@@ -154,6 +158,36 @@ class DuckDBStore(Store):
             self._kept = None
         rows = self._exec(sql, params)
         return rows[0][0] if rows else None
+
+    def query(self, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+        rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)
+        df = pl.from_arrow(rel.to_arrow_table())
+        assert isinstance(df, pl.DataFrame)
+        return df
+
+    def execute(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        if _WRITES_KEPT.search(sql):
+            self._kept = None
+        return self._exec(sql, params)
+
+    def insert(self, table: str, df: pl.DataFrame) -> None:
+        if table in TABLES:
+            self.append(table, df)
+            return
+        if df.height == 0:
+            return
+        name = f"_incoming_{table}"
+        self.con.register(name, df.to_arrow())
+        try:
+            cols = ", ".join(df.columns)
+            self._exec(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name}")
+        finally:
+            self.con.unregister(name)
+
+    def ensure_tables(self, tables: dict[str, dict[str, Any]],
+                      keys: dict[str, tuple[str, ...]] | None = None) -> None:
+        for name, schema in tables.items():
+            self._exec(create_table_sql(name, schema, "duckdb", (keys or {}).get(name)))
 
     def _exec(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
         """Run a statement to completion (DuckDB 2 wants every result consumed)."""
