@@ -32,22 +32,45 @@ ADDED_COLUMNS: dict[int, list[tuple[str, str]]] = {
 def parse_url(url: str) -> tuple[str, str]:
     """Split a store URL into (scheme, location), refusing unknown schemes.
 
+    A PostgreSQL URL's location is the whole URL (``postgres://`` spelled
+    ``postgresql://``): the driver needs its user, host, port and options.
+
     >>> parse_url("duckdb:///tmp/x.duckdb")
     ('duckdb', '/tmp/x.duckdb')
     >>> parse_url("duckdb:///./creditdesk.duckdb")
     ('duckdb', './creditdesk.duckdb')
+    >>> parse_url("postgres://ana@db:5432/books")
+    ('postgresql', 'postgresql://ana@db:5432/books')
     """
+    accepted = "duckdb:///path, postgresql://user:pw@host:port/db or spark:///path"
     if "://" not in url:
-        raise StoreError(f"store URL must look like duckdb:///path or spark:///path; got {url!r}")
+        raise StoreError(f"store URL must look like {accepted}; got {_shown(url)!r}")
     scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        if not rest.strip("/"):
+            raise StoreError(f"store URL must name a database, as in {accepted}; "
+                             f"got {_shown(url)!r}")
+        return "postgresql", "postgresql://" + rest
     if scheme not in ("duckdb", "spark"):
-        raise StoreError(f"store URL scheme must be duckdb or spark; got {scheme!r} in {url!r}")
+        raise StoreError(f"store URL scheme must be duckdb, postgresql (or postgres) or spark, "
+                         f"as in {accepted}; got {scheme!r} in {_shown(url)!r}")
     location = rest[1:] if rest.startswith("/./") else rest
     if rest.startswith("/./"):
         location = "./" + rest[3:]
     if not location:
         raise StoreError(f"store URL must name a path; got {url!r}")
     return scheme, location
+
+
+def _shown(url: str) -> str:
+    """``url`` fit for an error message: a password after ``user:`` is dropped."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    userinfo, host = rest.split("@", 1) if "@" in rest.split("/", 1)[0] else ("", rest)
+    if not userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}"
 
 
 class Store(ABC):
@@ -113,6 +136,14 @@ class Store(ABC):
         """Append ``df``'s rows to any table, matching columns by name."""
         raise StoreError(f"{type(self).__name__} cannot insert into {table}; "
                          "use a duckdb:// or postgresql:// store")
+
+    def has_table(self, name: str) -> bool:
+        """Whether ``name`` exists in the store's own schema (DuckDB file / PostgreSQL schema)."""
+        where = ("table_schema = current_schema()" if self.dialect == "postgres"
+                 else "table_catalog = current_database()")
+        rows = self.execute(f"SELECT count(*) FROM information_schema.tables WHERE {where} "
+                            "AND table_name = ?", [name])
+        return bool(rows[0][0])
 
     def ensure_tables(self, tables: dict[str, dict[str, Any]],
                       keys: dict[str, tuple[str, ...]] | None = None) -> None:
