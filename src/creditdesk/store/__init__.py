@@ -2,6 +2,11 @@
 
 * ``duckdb:///path/creditdesk.duckdb`` (default ``./creditdesk.duckdb``):
   embedded, transactional; every closed date is one transaction.
+* ``postgresql://user:pw@host:5432/db`` (or ``postgres://``): the books on a
+  PostgreSQL server, shared by many users (the web console); same tables, same
+  end of day (:mod:`creditdesk.store.postgres_store`).
+* ``spark:///path/to/lake``: Parquet folders, end of day on Spark
+  (:mod:`creditdesk.store.spark_store`).
 
 >>> import tempfile, os
 >>> with tempfile.TemporaryDirectory() as d:
@@ -25,11 +30,19 @@ def open_store(url: str | None = None) -> Store:
     scheme, location = parse_url(url or DEFAULT_URL)
     if scheme == "duckdb":
         store: Store = DuckDBStore(location)
+    elif scheme == "postgresql":
+        from creditdesk.store.postgres_store import PostgresStore
+
+        store = PostgresStore(location)
     elif scheme == "spark":
         from creditdesk.store.spark_store import SparkStore
 
         store = SparkStore(location)
     else:  # parse_url refuses anything else
         raise AssertionError(scheme)
-    store.migrate()
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()  # a server connection must not outlive a store nobody holds
+        raise
     return store
