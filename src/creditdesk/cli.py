@@ -36,12 +36,18 @@ from creditdesk.compliance.cli import app as _compliance_app  # noqa: E402
 from creditdesk.products.cli import app as _products_app  # noqa: E402
 from creditdesk.risk.cli import app as _risk_app  # noqa: E402
 from creditdesk.simulate.cli import app as _simulate_app  # noqa: E402
+from creditdesk.web.cli import serve as _serve  # noqa: E402
+from creditdesk.web.cli import store_app as _store_app  # noqa: E402
+from creditdesk.web.users_cli import user_app as _user_app  # noqa: E402
 
 app.add_typer(_risk_app, name="risk")
 app.add_typer(_compliance_app, name="compliance")
 app.add_typer(_products_app, name="products")
 app.add_typer(_simulate_app, name="simulate")
 app.add_typer(_collect_app, name="collect")
+app.add_typer(_user_app, name="user")
+app.add_typer(_store_app, name="store")
+app.command("serve")(_serve)
 
 
 # --------------------------------------------------------------------- the books

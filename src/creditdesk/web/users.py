@@ -52,6 +52,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "offer_plan": frozenset({"collections_agent", "supervisor"}),
     "approve_plan": frozenset({"supervisor"}),
     "reassign_case": frozenset({"supervisor"}),
+    "release_hold": frozenset({"supervisor"}),
     "reveal_pii": frozenset({"collections_agent", "supervisor", "auditor"}),
     "post_transaction": frozenset({"admin"}),
     "run_eod": frozenset({"admin"}),

@@ -1,0 +1,1 @@
+"""The JSON API, one router per domain: books, decisions, cases, compliance, strategies."""

@@ -1,0 +1,68 @@
+"""``create_app``: the FastAPI application for one store.
+
+Routers: the session and users (:mod:`creditdesk.web.auth_routes`), the audit log, the
+JSON API (``/api/...``, described at ``/openapi.json``), and the console pages. Domain
+errors become HTTP answers only here (:mod:`creditdesk.web.errors_map`).
+
+>>> import tempfile
+>>> from fastapi.testclient import TestClient
+>>> app = create_app(WebConfig(store_url=f"duckdb:///{tempfile.mkdtemp()}/b.duckdb"))
+>>> with TestClient(app) as client:
+...     client.get("/api/health").json()["status"]
+'ok'
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from creditdesk import __version__
+from creditdesk.web.context import Context, WebConfig
+
+__all__ = ["create_app"]
+
+
+def create_app(config: WebConfig) -> FastAPI:
+    """The app: API, console, security, with one :class:`Context` for ``config``."""
+    from creditdesk.web.api import books, cases, compliance
+    from creditdesk.web.auth_routes import audit_router, auth_router, users_router
+    from creditdesk.web.deps import install_security
+    from creditdesk.web.errors_map import install_error_handlers
+    from creditdesk.web.security import ensure_web_tables
+
+    ctx = Context(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ensure_web_tables(ctx.store())
+        yield
+        ctx.close()
+
+    app = FastAPI(title="creditdesk", version=__version__, lifespan=lifespan,
+                  description="Consumer-credit books, decisions and compliant collections. "
+                  "Amounts are integers of minor units (fen, cents).")
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    install_security(app)
+    for router in (auth_router, users_router, audit_router, books.router,
+                   cases.router, compliance.router):
+        app.include_router(router)
+    try:
+        from creditdesk.web.console import install_console
+    except ImportError:  # the console pages are optional for an API-only build
+        pass
+    else:
+        install_console(app)
+
+    @app.get("/api/health", tags=["meta"])
+    def health(request: Request) -> dict[str, Any]:
+        """Liveness and the store's last closed date."""
+        last = ctx.store().last_closed()
+        return {"status": "ok", "version": __version__, "store": ctx.store().dialect,
+                "last_closed": last.isoformat() if last else None}
+
+    return app
