@@ -160,3 +160,40 @@ def offer_cmd(
     else:
         out_console.print(f"{kind} for {account_id} loaded as {ext}; it posts at the end of day "
                           f"of {when}")
+
+
+@app.command("collector")
+@handle_errors
+def collector_cmd(agent_id: str, store: str | None = STORE_OPT,
+                  capacity: int = typer.Option(200, "--capacity", help="most open cases at "
+                                               "once"),
+                  name: str | None = typer.Option(None, "--name", help="display name")) -> None:
+    """Put an in-house collector on the roster (or change their capacity)."""
+    from creditdesk.collections.assignment import add_collector
+
+    st = _store(store)
+    try:
+        add_collector(st, agent_id, display_name=name, capacity=capacity)  # type: ignore[arg-type]
+    finally:
+        st.close()  # type: ignore[attr-defined]
+    out_console.print(f"collector {agent_id} on the roster, capacity {capacity}")
+
+
+@app.command("assign")
+@handle_errors
+def assign_cmd(when: str = typer.Option(..., "--date", help="the business date"),
+               store: str | None = STORE_OPT,
+               json_out: bool = typer.Option(False, "--json")) -> None:
+    """Assign the agents' queue to collectors: sticky, largest overdue first, within capacity."""
+    from creditdesk.collections.assignment import assign_cases
+
+    st = _store(store)
+    try:
+        r = assign_cases(st, _date(when))  # type: ignore[arg-type]
+    finally:
+        st.close()  # type: ignore[attr-defined]
+    if json_out:
+        print_json(dict(r))
+        return
+    out_console.print(f"{r['assigned']} assigned, {r['kept']} kept, {r['released']} released, "
+                      f"{r['unassigned']} without a collector (no capacity left)")
