@@ -205,6 +205,17 @@ def test_bad_password_is_401_and_audited_without_the_password(client: TestClient
     assert wrong not in text and "My Secret Pass!" not in text
 
 
+def test_login_takes_json_only_and_never_echoes_the_body(client: TestClient) -> None:
+    # a cross-site form can send text/plain or a form body, never JSON without a preflight
+    as_text = client.post("/api/session", headers={"content-type": "text/plain"},
+                          content=json.dumps({"username": "ann", "password": PW}))
+    as_form = client.post("/api/session", data={"username": "ann", "password": PW})
+    missing = client.post("/api/session", json={"password": PW})
+    for r in (as_text, as_form, missing):
+        assert r.status_code == 422 and PW not in r.text
+        assert COOKIE not in r.cookies
+
+
 def test_logout_ends_the_session(client: TestClient, store: Store) -> None:
     csrf = login(client, "sue")
     assert client.delete("/api/session").status_code == 403  # no CSRF token

@@ -228,10 +228,15 @@ def redact_errors(errors: Any) -> Any:
 
     >>> redact_errors([{"loc": ["body", "password"], "input": "hunter2hunter2"}])
     [{'loc': ['body', 'password'], 'input': '***'}]
+    >>> redact_errors([{"loc": ["body"], "input": "username=ann&password=hunter2hunter2"}])
+    [{'loc': ['body'], 'input': '***'}]
     """
     def scrub(value: Any, secret: bool = False) -> Any:
         if secret:
             return "***"
+        if isinstance(value, (str, bytes)):  # a raw body ("username=...&password=...")
+            text = (value if isinstance(value, str) else value.decode(errors="replace")).lower()
+            return "***" if any(s in text for s in _REDACT) else value
         if isinstance(value, dict):
             return {k: scrub(v, any(s in str(k).lower() for s in _REDACT))
                     for k, v in value.items()}
