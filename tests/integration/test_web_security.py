@@ -424,6 +424,9 @@ def test_login_page_is_guarded_by_a_pre_session_token(client: TestClient,
     token = client.cookies[LOGIN_COOKIE]
     assert f'value="{token}"' in page.text and 'value="/cases/K-1"' in page.text
     assert "samesite=strict" in page.headers["set-cookie"].lower()
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
     form = {"username": "sue", "password": PW, "next": "/cases/K-1", "csrf_token": token}
     # another site's form: no cookie comes with it
     with TestClient(make_app(client.app.state.ctx)) as other:  # type: ignore[attr-defined]
@@ -433,6 +436,8 @@ def test_login_page_is_guarded_by_a_pre_session_token(client: TestClient,
                     follow_redirects=False)
     assert r.status_code == 401 and "Wrong username or password" in r.text
     assert "wrong password!" not in r.text
+    r = client.post("/login", data={**form, "username": "<b>x</b>", "password": "no"})
+    assert r.status_code == 401 and "&lt;b&gt;x&lt;/b&gt;" in r.text and "<b>x" not in r.text
     r = client.post("/login", data=form, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/cases/K-1"
     assert "httponly" in r.headers["set-cookie"].lower()

@@ -72,10 +72,22 @@ from creditdesk.web.users import (
     permissions_of,
 )
 
-__all__ = ["TEMPLATES", "audit_router", "auth_router", "sign_in", "users_router"]
+__all__ = ["LOGIN_HEADERS", "TEMPLATES", "audit_router", "auth_router", "sign_in", "users_router"]
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 _LOGIN_MAX_AGE = 3600
+#: the sign-in page's headers: never cached, never framed (clickjacking a password form),
+#: scripts and styles from this server only (plus the page's own <style>), posts only here
+LOGIN_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+                               "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 auth_router = APIRouter(tags=["session"])
 audit_router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -199,7 +211,7 @@ def _login_page(request: Request, token: str, *, next_url: str, status: int = 20
         status_code=status)
     resp.set_cookie(LOGIN_COOKIE, token, max_age=_LOGIN_MAX_AGE, path="/login",
                     secure=secure_cookies(request), httponly=True, samesite="strict")
-    resp.headers["Cache-Control"] = "no-store"
+    resp.headers.update(LOGIN_HEADERS)
     return resp
 
 
