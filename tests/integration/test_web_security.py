@@ -14,12 +14,12 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
 import pytest
 from argon2 import PasswordHasher
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Form
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -29,7 +29,13 @@ from creditdesk.store import open_store
 from creditdesk.store.base import Store
 from creditdesk.web import users as users_mod
 from creditdesk.web.auth_routes import audit_router, auth_router, users_router
-from creditdesk.web.deps import COOKIE, LOGIN_COOKIE, current_user, install_security
+from creditdesk.web.deps import (
+    COOKIE,
+    LOGIN_COOKIE,
+    csrf_protect,
+    current_user,
+    install_security,
+)
 from creditdesk.web.errors import ForbiddenError
 from creditdesk.web.security import (
     User,
@@ -83,6 +89,11 @@ def make_app(ctx: Ctx) -> FastAPI:
     @app.get("/cases/{case_id}")
     def case_page(case_id: str, user: User = Depends(current_user)) -> dict[str, str]:
         return {"case": case_id, "user": user.username}
+
+    @app.post("/cases/{case_id}/notes", dependencies=[Depends(csrf_protect)])
+    def add_note(case_id: str, note: Annotated[str, Form()],
+                 user: User = Depends(current_user)) -> dict[str, str]:
+        return {"case": case_id, "note": note, "user": user.username}
 
     return app
 
@@ -453,6 +464,19 @@ def test_login_page_never_redirects_off_site(client: TestClient) -> None:
     r = client.post("/login", data={"username": "sue", "password": PW, "csrf_token": token,
                                     "next": "https://evil.example/"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_page_forms_carry_the_csrf_token_in_a_field(client: TestClient) -> None:
+    csrf = login(client, "ann")
+    r = client.post("/cases/K-1/notes", data={"note": "promised Friday"})
+    assert r.status_code == 403  # a page: the short HTML answer
+    r = client.post("/cases/K-1/notes", data={"note": "promised Friday", "csrf_token": csrf})
+    assert r.status_code == 200  # the form is read once by the check and again by the route
+    assert r.json() == {"case": "K-1", "note": "promised Friday", "user": "ann"}
+    client.cookies.clear()
+    r = client.post("/cases/K-1/notes", data={"note": "x", "csrf_token": csrf},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
 def test_logout_form_needs_the_csrf_token(client: TestClient) -> None:
