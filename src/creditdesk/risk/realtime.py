@@ -108,7 +108,7 @@ def _number(name: str, value: Any) -> float:
                             value=value) from exc
     if math.isinf(x):
         raise BadInputError(f"feature {name!r} must be a finite number; got {value!r}",
-                            field=name, value=value)
+                            field=name, value=str(x))  # an infinity is no JSON value
     return x
 
 
