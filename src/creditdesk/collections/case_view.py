@@ -1,21 +1,24 @@
-"""One case as a collector or an auditor sees it: the case, its history, its contacts and promises."""
+"""One case as a collector or an auditor sees it: the case, its history, its contacts and promises.
+
+Read through the store's portable ``query`` (DuckDB or PostgreSQL); values come back
+as JSON-ready scalars (dates and timestamps in ISO 8601), the same on both engines.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from creditdesk.collections.tables import duck, table_exists
+import polars as pl
+
+from creditdesk.collections.tables import sql_store, table_exists
 from creditdesk.errors import NotFoundError
 
 __all__ = ["case_detail"]
 
 
-def _rows(con: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    rel = con.sql(sql, params=params)
-    cols = rel.columns
-    return [{c: (v.isoformat() if hasattr(v, "isoformat") else v) for c, v in zip(cols, r,
-                                                                                 strict=True)}
-            for r in rel.fetchall()]
+def _rows(df: pl.DataFrame) -> list[dict[str, Any]]:
+    return [{c: (v.isoformat() if hasattr(v, "isoformat") else v) for c, v in r.items()}
+            for r in df.iter_rows(named=True)]
 
 
 def case_detail(store: Any, case_id: str) -> dict[str, Any]:
@@ -23,36 +26,35 @@ def case_detail(store: Any, case_id: str) -> dict[str, Any]:
 
     Raises :class:`~creditdesk.errors.NotFoundError` for an unknown case id.
     """
-    con = duck(store)
-    if not table_exists(con, "cases"):
+    st = sql_store(store)
+    if not table_exists(st, "cases"):
         raise NotFoundError(f"case_id {case_id!r} not found: no cases in this store yet "
                             "(run creditdesk collect plan)")
-    found = _rows(con, "SELECT * FROM cases WHERE case_id = ?", [case_id])
+    found = _rows(st.query("SELECT * FROM cases WHERE case_id = ?", [case_id]))
     if not found:
         raise NotFoundError(f"case_id {case_id!r} not found")
     case = found[0]
     out: dict[str, Any] = {"case": case}
-    out["events"] = _rows(con, "SELECT business_date, event, detail FROM case_events "
-                               "WHERE case_id = ? ORDER BY business_date, event", [case_id])
-    out["plan"] = _rows(con, "SELECT business_date, planned_at, local_time, channel, party, "
-                             "purpose, status, rule, arm, value FROM contact_plan "
-                             "WHERE case_id = ? ORDER BY planned_at", [case_id])
+    # ties broken in SQL by text columns are sorted again here, byte by byte, so a
+    # PostgreSQL database's collation cannot change the order
+    out["events"] = _rows(st.query(
+        "SELECT business_date, event, detail FROM case_events WHERE case_id = ?",
+        [case_id]).sort("business_date", "event", maintain_order=True))
+    out["plan"] = _rows(st.query(
+        "SELECT business_date, planned_at, local_time, channel, party, purpose, status, rule, "
+        "arm, value FROM contact_plan WHERE case_id = ? ORDER BY planned_at", [case_id]))
     since, until = case["opened_on"], case["closed_on"] or "9999-12-31"
-    out["contacts"] = (_rows(con, "SELECT business_date, contact_ts, channel, allowed, rule, "
-                                  "outcome, promise FROM contacts WHERE account_id = ? AND "
-                                  "business_date BETWEEN ? AND ? ORDER BY contact_ts",
-                             [case["account_id"], since, until])
-                       if table_exists(con, "contacts") else [])
-    if table_exists(con, "promises"):
-        from creditdesk.collections.promises import sql_promise_status
+    out["contacts"] = (_rows(st.query(
+        "SELECT business_date, contact_ts, channel, allowed, rule, outcome, promise "
+        "FROM contacts WHERE account_id = ? AND business_date BETWEEN CAST(? AS DATE) "
+        "AND CAST(? AS DATE) ORDER BY contact_ts", [case["account_id"], since, until]))
+        if table_exists(st, "contacts") else [])
+    if table_exists(st, "promises"):
+        from creditdesk.collections.promises import promise_status
 
-        last = store.last_closed()
-        rel = con.sql(f"SELECT * FROM ({sql_promise_status()}) WHERE account_id = $acc "
-                      "AND business_date BETWEEN $since AND $until",
-                      params={"as_of": last, "acc": case["account_id"], "since": since,
-                              "until": until})
-        out["promises"] = [{c: (v.isoformat() if hasattr(v, "isoformat") else v)
-                            for c, v in zip(rel.columns, r, strict=True)} for r in rel.fetchall()]
+        made = promise_status(st, store.last_closed(), case["account_id"])
+        out["promises"] = _rows(made.filter(pl.col("business_date").is_between(
+            pl.lit(since).str.to_date(), pl.lit(until).str.to_date())))
     else:
         out["promises"] = []
     return out

@@ -10,6 +10,11 @@ calls count as answered, the conservative reading of every cap), and writes
 ``contact_plan``: ``planned`` rows, ``blocked`` ones with the blocking rule, and
 ``if_unreached`` retries (made only if the earlier call did not reach the debtor, and
 checked again then). Planning a date again replaces that date's plan.
+
+Every read and write goes through the store's portable methods in SQL both DuckDB and
+PostgreSQL run (``?`` parameters, no engine-only functions), so ``collect plan`` gives
+the same plan on a ``postgresql://`` book as on the embedded one; rows whose order
+matters are sorted here, byte by byte, not by the database's collation.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from creditdesk.collections.cases import empty_cases, update_cases
+from creditdesk.collections.cases import CASES, empty_cases, update_cases
 from creditdesk.collections.features import case_features
 from creditdesk.collections.gate import ContactLog, gate, render
 from creditdesk.collections.optimize import CollectModels, choose, shipped_models
@@ -32,7 +37,7 @@ from creditdesk.collections.tables import (
     CONTACT_PLAN,
     append_rows,
     create_collections_tables,
-    duck,
+    sql_store,
     table_exists,
 )
 from creditdesk.compliance import ContactEvent, load_profile
@@ -61,31 +66,38 @@ class PlanResult:
 
 
 def _sql_snapshot() -> str:
+    """One row per account on the last closed date; parameters: the planned date, the last."""
     return """
 WITH nd AS (SELECT account_id, min(due_date) AS next_due FROM instalments
-            WHERE due_date >= $d GROUP BY 1)
+            WHERE due_date >= ? GROUP BY account_id)
 SELECT ad.account_id, a.customer_id, a.product, ad.status, ad.dpd, ad.bucket,
        ad.overdue_amount, ad.total_due, c.timezone,
        CASE WHEN a.product = 'cash_loan' THEN nd.next_due
             ELSE ad.statement_due_date END AS next_due
 FROM account_day ad JOIN accounts a USING (account_id) JOIN customers c USING (customer_id)
 LEFT JOIN nd USING (account_id)
-WHERE ad.business_date = $last
-ORDER BY ad.account_id"""
+WHERE ad.business_date = ?"""
 
 
-def read_snapshot(con: Any, last: date, d: date) -> pl.DataFrame:
-    """One row per account as of ``last``, with the days to its next due date from ``d``."""
-    snap = pl.from_arrow(con.sql(_sql_snapshot(), params={"d": d, "last": last})
-                         .to_arrow_table())
-    assert isinstance(snap, pl.DataFrame)
+#: each account's latest behaviour score up to a date (``arg_max`` in portable SQL)
+_SQL_LATEST_PD = """
+SELECT b.account_id, b.pd FROM behaviour_scores b
+JOIN (SELECT account_id, max(as_of) AS as_of FROM behaviour_scores WHERE as_of <= ?
+      GROUP BY account_id) m ON m.account_id = b.account_id AND m.as_of = b.as_of"""
+
+
+def read_snapshot(store: Any, last: date, d: date) -> pl.DataFrame:
+    """One row per account as of ``last``, with the days to its next due date from ``d``.
+
+    Sorted by account id here (byte order, whatever the database's collation): the
+    plan's row numbers follow this order.
+    """
+    st = sql_store(store)
+    snap = st.query(_sql_snapshot(), [d, last]).sort("account_id")
     pd = pl.DataFrame(schema={"account_id": pl.String, "pd": pl.Float64})
-    if table_exists(con, "behaviour_scores"):
-        got = pl.from_arrow(con.sql(
-            "SELECT account_id, arg_max(pd, as_of) AS pd FROM behaviour_scores "
-            "WHERE as_of <= ? GROUP BY 1", params=[last]).to_arrow_table())
-        assert isinstance(got, pl.DataFrame)
-        pd = got.cast({"pd": pl.Float64})
+    if table_exists(st, "behaviour_scores"):
+        pd = (st.query(_SQL_LATEST_PD, [last]).cast({"pd": pl.Float64})
+              .unique("account_id", keep="first"))
     return snap.join(pd, on="account_id", how="left").with_columns(
         (pl.col("next_due") - pl.lit(d)).dt.total_days().fill_null(-1).alias("days_to_due"))
 
@@ -100,14 +112,14 @@ def _line(customer_index: int) -> str:
     return f"+0{customer_index:012d}"
 
 
-def _histories(con: Any, d: date, customers: set[str], index: dict[str, int]
+def _histories(store: Any, d: date, customers: set[str], index: dict[str, int]
                ) -> dict[str, History]:
     """The last eight days of contacts made, per customer (the rules look back 7 days)."""
-    if not table_exists(con, "contacts") or not customers:
+    if not table_exists(store, "contacts") or not customers:
         return {}
-    rows = con.sql("SELECT customer_id, contact_ts, channel, outcome FROM contacts "
-                   "WHERE allowed AND business_date >= ? AND business_date < ? "
-                   "ORDER BY contact_ts", params=[d - timedelta(days=8), d]).fetchall()
+    rows = store.execute("SELECT customer_id, contact_ts, channel, outcome FROM contacts "
+                         "WHERE allowed AND business_date >= ? AND business_date < ? "
+                         "ORDER BY contact_ts", [d - timedelta(days=8), d])
     out: dict[str, list[ContactEvent]] = {}
     for cid, ts, ch, outcome in rows:
         if cid not in customers:
@@ -122,14 +134,14 @@ def _histories(con: Any, d: date, customers: set[str], index: dict[str, int]
     return {k: History(v) for k, v in out.items()}
 
 
-def _customer_set(con: Any, sql: str, params: list[Any]) -> set[str]:
-    return {r[0] for r in con.sql(sql, params=params).fetchall()}
+def _customer_set(store: Any, sql: str, params: list[Any]) -> set[str]:
+    return {str(r[0]) for r in store.execute(sql, params)}
 
 
 def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_rules",
               models: Path | None = None, profile: str | None = None) -> PlanResult:
     """Plan the contacts of business date ``d`` (the day after the last closed date)."""
-    con = duck(store)
+    sql_store(store)  # a clear error on a store without SQL (a Spark lake)
     last = store.last_closed()
     if last is None or d != last + timedelta(days=1):
         raise BadInputError(f"date must be the day after the last closed date "
@@ -138,7 +150,7 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
     strat = strategy if isinstance(strategy, Strategy) else load_strategy(strategy)
     prof = load_profile(profile or strat.jurisdiction)
     create_collections_tables(store)
-    snap = read_snapshot(con, last, d)
+    snap = read_snapshot(store, last, d)
     n = snap.height
     ids = snap.get_column("account_id").to_numpy()
     cust_ids = snap.get_column("customer_id").to_numpy()
@@ -149,18 +161,18 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
     total_due = np.where(open_, snap.get_column("total_due").fill_null(0).to_numpy(), 0)
     days_to_due = snap.get_column("days_to_due").to_numpy().astype(np.int64)
     arms = arm_of(strat, ids)
-    held = (_customer_set(con, "SELECT DISTINCT customer_id FROM complaints WHERE "
+    held = (_customer_set(store, "SELECT DISTINCT customer_id FROM complaints WHERE "
                                "business_date > ?", [last - timedelta(days=_HOLD_DAYS)])
-            if table_exists(con, "complaints") else set())
+            if table_exists(store, "complaints") else set())
     hold = np.array([c in held for c in cust_ids.tolist()], bool)
     flagged = (pd >= FLAG_PD) | (dpd > 0)
     broken = np.zeros(n, np.int64)
     follow = np.zeros(n, bool)
     pending = np.zeros(n, bool)
-    if table_exists(con, "promises"):
+    if table_exists(store, "promises"):
         from creditdesk.collections.promises import promise_status
 
-        ps = promise_status(con, last).join(
+        ps = promise_status(store, last).join(
             pl.DataFrame({"account_id": ids, "i": np.arange(n)}), on="account_id")
         # broken promises of the current spell in arrears (made since it reached DPD 1),
         # as the twin counts them; the follow-up is due the first day one is seen broken
@@ -175,16 +187,16 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
     view = BookView(dpd=dpd, days_to_due=days_to_due, total_due=total_due, flagged=flagged,
                     arm=arms, segment=strat.segment_of(pd, is_loan), hold=hold, broken=broken,
                     follow_up=follow)
-    cases = _bring_cases_up(store, con, snap, view, strat, last)
+    cases = _bring_cases_up(store, snap, view, strat, last)
     props = propose(strat, view)
     planner: dict[str, Any] = {}
     value = np.full(len(props), np.nan)
     if strat.planner.kind == "optimized" and len(props):
-        props, value, planner = _optimized(con, strat, props, snap, view, pending, d, models)
-    rows = _gate_and_rows(props, value, strat, prof, con, d, snap, arms, cases)
+        props, value, planner = _optimized(store, strat, props, snap, view, pending, d, models)
+    rows = _gate_and_rows(props, value, strat, prof, store, d, snap, arms, cases)
     with store.transaction(business_date=d):
-        con.execute("DELETE FROM contact_plan WHERE business_date = ?", [d]).fetchall()
-        append_rows(con, "contact_plan", rows)
+        store.execute("DELETE FROM contact_plan WHERE business_date = ?", [d])
+        append_rows(store, "contact_plan", rows)
     made = rows.filter(pl.col("status") == "planned")
     by_ch = {c: int(made.filter(pl.col("channel") == c).height) for c in CHANNELS}
     return PlanResult(d, strat.name, strat.version,
@@ -192,14 +204,17 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
                       rows.height - made.height, by_ch, planner)
 
 
-def _bring_cases_up(store: Any, con: Any, snap: pl.DataFrame, view: BookView, strat: Strategy,
+def _open_cases(store: Any) -> pl.DataFrame:
+    """The open cases, in the table's exact types (an empty frame has them too)."""
+    cur = store.query(f"SELECT {', '.join(CASES)} FROM cases WHERE status = 'open'")
+    return cur.cast(CASES) if cur.height else empty_cases()
+
+
+def _bring_cases_up(store: Any, snap: pl.DataFrame, view: BookView, strat: Strategy,
                     last: date) -> pl.DataFrame:
     """Update the cases to the last closed date once; return the open cases."""
-    done = con.execute("SELECT count(*) FROM case_runs WHERE as_of = ?", [last]).fetchall()[0][0]
-    cur = pl.from_arrow(con.sql("SELECT * FROM cases WHERE status = 'open'").to_arrow_table())
-    assert isinstance(cur, pl.DataFrame)
-    if not cur.height:
-        cur = empty_cases()
+    done = store.execute("SELECT count(*) FROM case_runs WHERE as_of = ?", [last])[0][0]
+    cur = _open_cases(store)
     if done:
         return cur
     place = placements(strat, view)
@@ -212,35 +227,30 @@ def _bring_cases_up(store: Any, con: Any, snap: pl.DataFrame, view: BookView, st
     changed, events = update_cases(cur, s, last)
     with store.transaction(business_date=last):
         if changed.height:
-            ids = pl.DataFrame({"case_id": changed.get_column("case_id")}).to_arrow()
-            con.register("_changed_ids", ids)
-            try:
-                con.execute("DELETE FROM cases WHERE case_id IN "
-                            "(SELECT case_id FROM _changed_ids)").fetchall()
-            finally:
-                con.unregister("_changed_ids")
-            append_rows(con, "cases", changed)
-        append_rows(con, "case_events", events)
-        con.execute("INSERT INTO case_runs VALUES (?, ?)", [last, strat.name]).fetchall()
-    out = pl.from_arrow(con.sql("SELECT * FROM cases WHERE status = 'open'").to_arrow_table())
-    assert isinstance(out, pl.DataFrame)
-    return out if out.height else empty_cases()
+            # the changed ids as one array parameter (a list on DuckDB, text[] on
+            # PostgreSQL), not one placeholder each: any number of cases, one statement
+            store.execute("DELETE FROM cases WHERE case_id IN "
+                        "(SELECT unnest(CAST(? AS TEXT[])))",
+                        [changed.get_column("case_id").to_list()])
+            append_rows(store, "cases", changed)
+        append_rows(store, "case_events", events)
+        store.execute("INSERT INTO case_runs (as_of, strategy) VALUES (?, ?)", [last, strat.name])
+    return _open_cases(store)
 
 
-def _optimized(con: Any, strat: Strategy, menu: Proposals, snap: pl.DataFrame, view: BookView,
+def _optimized(store: Any, strat: Strategy, menu: Proposals, snap: pl.DataFrame, view: BookView,
                pending: np.ndarray, d: date, models: Path | None
                ) -> tuple[Proposals, np.ndarray, dict[str, Any]]:
     accs = np.unique(menu.account)
     cust = snap.get_column("customer_id").to_numpy()
     made7 = np.zeros(len(accs))
     reach7 = np.zeros(len(accs))
-    if table_exists(con, "contacts"):
-        cnt = pl.from_arrow(con.sql(
+    if table_exists(store, "contacts"):
+        cnt = store.query(
             "SELECT customer_id, count(*) FILTER (WHERE allowed) AS made, "
             "count(*) FILTER (WHERE allowed AND outcome IN ('connected', 'read')) AS reached "
-            "FROM contacts WHERE business_date >= ? AND business_date < ? GROUP BY 1",
-            params=[d - timedelta(days=7), d]).to_arrow_table())
-        assert isinstance(cnt, pl.DataFrame)
+            "FROM contacts WHERE business_date >= ? AND business_date < ? GROUP BY customer_id",
+            [d - timedelta(days=7), d])
         m = pl.DataFrame({"customer_id": cust[accs]}).join(cnt, on="customer_id", how="left")
         made7 = m.get_column("made").fill_null(0).to_numpy()
         reach7 = m.get_column("reached").fill_null(0).to_numpy()
@@ -268,7 +278,7 @@ def _optimized(con: Any, strat: Strategy, menu: Proposals, snap: pl.DataFrame, v
     return menu.take(day.chosen), value[day.chosen], info
 
 
-def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: Any, con: Any,
+def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: Any, store: Any,
                    d: date, snap: pl.DataFrame, arms: np.ndarray, cases: pl.DataFrame
                    ) -> pl.DataFrame:
     if not len(props):
@@ -278,7 +288,7 @@ def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: A
     customers, cust_idx = np.unique(cust_ids, return_inverse=True)
     log = ContactLog.new(prof)
     pos = {c: i for i, c in enumerate(customers.tolist())}
-    hist = _histories(con, d, set(cust_ids[props.account].tolist()), pos)
+    hist = _histories(store, d, set(cust_ids[props.account].tolist()), pos)
     log.histories.update({pos[c]: h for c, h in hist.items()})
     tz = snap.get_column("timezone").to_numpy()
     phone = np.array([_line(i) for i in cust_idx.tolist()], dtype=object)

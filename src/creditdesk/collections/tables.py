@@ -4,8 +4,13 @@
 when: opened, stage, bucket, placed, recalled, closed), ``contact_plan`` (every
 contact planned for a date, and every one the checker blocked, with the rule: both
 answers are kept for audit) and ``case_runs`` (the closed date the cases were last
-brought up to, so running again changes nothing). DuckDB; the twin's ``contacts``,
+brought up to, so running again changes nothing). The twin's ``contacts``,
 ``promises`` and ``complaints`` are described in :mod:`creditdesk.simulate.tables`.
+
+They live on any store that answers SQL (DuckDB and PostgreSQL): created and written
+through the store's portable methods (``ensure_tables``, ``insert``, ``query``,
+``execute``), so ``collect plan`` and ``collect case`` run unchanged on a
+``postgresql://`` store; a Spark lake has no place for them (a clear ``StoreError``).
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import polars as pl
 
 from creditdesk.collections.cases import CASE_EVENTS, CASES
 from creditdesk.errors import StoreError
+from creditdesk.store.base import Store
 
 __all__ = ["CONTACT_PLAN", "append_rows", "create_collections_tables", "create_tables", "duck",
-           "table_exists"]
+           "sql_store", "table_exists"]
 
 _TS = pl.Datetime("us", "UTC")
 CONTACT_PLAN: dict[str, Any] = {
@@ -29,48 +35,62 @@ CONTACT_PLAN: dict[str, Any] = {
     "strategy_version": pl.Int32, "arm": pl.String, "value": pl.Float64,
     "status": pl.String, "rule": pl.String,
 }
-_SQL = {pl.Date: "DATE", _TS: "TIMESTAMPTZ", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
-        pl.Int8: "TINYINT", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE"}
 _TABLES: dict[str, dict[str, Any]] = {"cases": CASES, "case_events": CASE_EVENTS,
                                       "contact_plan": CONTACT_PLAN,
                                       "case_runs": {"as_of": pl.Date, "strategy": pl.String}}
 
 
+def sql_store(store: Any, who: str = "collections planning") -> Store:
+    """``store`` itself if it answers SQL (DuckDB, PostgreSQL); else a clear error.
+
+    The collections tables are read and written through the store's portable methods
+    (``query``, ``execute``, ``insert``, ``ensure_tables``), which a Spark lake lacks.
+    """
+    if not isinstance(store, Store) or store.dialect not in ("duckdb", "postgres"):
+        raise StoreError(f"{who} needs a duckdb:// or postgresql:// store; "
+                         f"got {type(store).__name__}")
+    return store
+
+
 def duck(store: Any, who: str = "collections planning") -> Any:
-    """The store's DuckDB connection (these tables live on DuckDB)."""
+    """The store's DuckDB connection, for DuckDB-only work (the twin's bulk statistics).
+
+    The collections tables themselves go through :func:`sql_store`, on any SQL store.
+    """
     con = getattr(store, "con", None)
     if con is None:
         raise StoreError(f"{who} needs a DuckDB store; got {type(store).__name__}")
     return con
 
 
-def create_tables(con: Any, tables: dict[str, dict[str, Any]]) -> None:
-    """``CREATE TABLE IF NOT EXISTS`` for each ``{name: {column: polars type}}``."""
-    for name, schema in tables.items():
-        cols = ", ".join(f"{c} {_SQL[t]}" for c, t in schema.items())
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})").fetchall()
+def create_tables(store: Any, tables: dict[str, dict[str, Any]],
+                  who: str = "collections planning") -> None:
+    """``CREATE TABLE IF NOT EXISTS`` for each ``{name: {column: polars type}}``.
+
+    Each engine maps the Polars types to its own (:mod:`creditdesk.store.sqltypes`).
+    """
+    sql_store(store, who).ensure_tables(tables)
 
 
-def append_rows(con: Any, table: str, df: pl.DataFrame, schema: dict[str, Any] | None = None
-                ) -> None:
-    """Insert ``df`` into ``table`` (cast to ``schema``'s columns and types when given)."""
+def append_rows(store: Any, table: str, df: pl.DataFrame, schema: dict[str, Any] | None = None,
+                who: str = "collections planning") -> None:
+    """Insert ``df`` into ``table`` (cast to ``schema``'s columns and types when given).
+
+    Columns are matched by name; on DuckDB the frame goes in as one Arrow scan, on
+    PostgreSQL as one ``COPY``.
+    """
     if df.height == 0:
         return
     if schema is not None:
         df = df.select([pl.col(c).cast(t) for c, t in schema.items()])
-    name = f"_incoming_{table}"
-    con.register(name, df.to_arrow())
-    try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM {name}").fetchall()
-    finally:
-        con.unregister(name)
+    sql_store(store, who).insert(table, df)
 
 
 def create_collections_tables(store: Any) -> None:
     """Create the tables if missing (idempotent)."""
-    create_tables(duck(store), _TABLES)
+    create_tables(store, _TABLES)
 
 
-def table_exists(con: Any, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [name]).fetchall()[0][0])
+def table_exists(store: Any, name: str) -> bool:
+    """Whether ``name`` is a table of the store's own schema (its file, its PostgreSQL schema)."""
+    return sql_store(store).has_table(name)

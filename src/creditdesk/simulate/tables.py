@@ -3,7 +3,9 @@
 These are what the collection strategy (through :mod:`creditdesk.collections.gate`) and
 the simulated borrowers produce; ``collect plan`` reads ``contacts``, ``promises`` and
 ``complaints`` as the collections engine's history. They sit beside the books in the
-same embedded DuckDB file so the console and the reports read one store.
+same store so the console and the reports read one store. They are created and written
+through the store's portable methods, so a live PostgreSQL book can hold the same
+tables (the console records contacts and promises there); the twin itself runs on DuckDB.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from creditdesk.collections.features import FEATURES
-from creditdesk.collections.tables import append_rows, create_tables, duck
+from creditdesk.collections.tables import append_rows, create_tables
 from creditdesk.store.base import Store
 
 __all__ = ["SIM_TABLES", "append_sim", "create_sim_tables"]
@@ -52,9 +54,9 @@ SIM_TABLES: dict[str, dict[str, Any]] = {
 
 def create_sim_tables(store: Store) -> None:
     """Create the twin's tables (empty) if they are missing."""
-    create_tables(duck(store, "the digital twin"), SIM_TABLES)
+    create_tables(store, SIM_TABLES, who="the digital twin")
 
 
 def append_sim(store: Store, table: str, df: pl.DataFrame) -> None:
     """Append rows with the table's exact columns and types."""
-    append_rows(duck(store, "the digital twin"), table, df, SIM_TABLES[table])
+    append_rows(store, table, df, SIM_TABLES[table], who="the digital twin")
