@@ -376,6 +376,7 @@ def test_no_route_changes_the_audit_log(client: TestClient, store: Store) -> Non
 
 def test_the_chain_finds_a_row_changed_or_deleted_outside_the_app(fresh: Ctx) -> None:
     store = fresh.store()
+    ensure_web_tables(store)  # again: idempotent, the trigger stays
     for i in range(5):
         audit(store, User("ann", "collections_agent"), "view_customer", "customer", f"C{i}",
               {"n": i}, "10.0.0.1")

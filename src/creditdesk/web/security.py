@@ -99,11 +99,20 @@ _PG_IMMUTABLE = (
 )
 
 
+_PG_TRIGGER_LOCK = 7_305_011_875
+
+
 def ensure_web_tables(store: Any) -> None:
     """Create ``users``, ``sessions`` and ``audit_log`` if missing (and, on PostgreSQL, the
     trigger that makes ``audit_log`` append-only). Safe to call at every start."""
     with store.transaction():
         store.ensure_tables(WEB_TABLES, keys=WEB_KEYS)
         if getattr(store, "dialect", "") == "postgres":
-            for sql in _PG_IMMUTABLE:
-                store.execute(sql)
+            # several workers start at once: one installs, the others find it installed
+            store.execute(f"SELECT pg_advisory_xact_lock({_PG_TRIGGER_LOCK})")
+            have = store.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = "
+                                 "'audit_log'::regclass AND tgname IN "
+                                 "('audit_log_append_only', 'audit_log_no_truncate')")
+            if int(have[0][0]) < 2:
+                for sql in _PG_IMMUTABLE:
+                    store.execute(sql)
