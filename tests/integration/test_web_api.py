@@ -256,7 +256,7 @@ def test_compliance_check_and_strategies(book: WebBook,
                                          amy: tuple[TestClient, dict[str, str]]) -> None:
     client, _ = amy
     req = {"customer": {"timezone": "Asia/Shanghai"},
-           "proposed": {"ts": "2026-03-02T21:30:00+08:00", "channel": "voice",
+           "proposed": {"ts": "2026-03-02T23:30:00+08:00", "channel": "voice",
                         "number": "13800138000"}}
     r = client.post("/api/compliance/check", json=req)
     assert r.status_code == 200 and r.json()["allowed"] is False

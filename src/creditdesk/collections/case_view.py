@@ -52,7 +52,16 @@ def case_detail(store: Any, case_id: str) -> dict[str, Any]:
     if table_exists(st, "promises"):
         from creditdesk.collections.promises import promise_status
 
-        made = promise_status(st, store.last_closed(), case["account_id"])
+        last = store.last_closed()
+        made = promise_status(st, last, case["account_id"])
+        # promises taken on the open business date (after the last close) are open
+        today = st.query("SELECT business_date, account_id, channel, promise_date, amount "
+                         "FROM promises WHERE account_id = ? AND business_date > ?",
+                         [case["account_id"], last])
+        if today.height:
+            made = pl.concat([made, today.with_columns(
+                pl.lit(0, pl.Int64).alias("paid"), pl.lit("open").alias("status"))
+                .select(made.columns).cast(made.schema)])  # type: ignore[arg-type]
         out["promises"] = _rows(made.filter(pl.col("business_date").is_between(
             pl.lit(since).str.to_date(), pl.lit(until).str.to_date())))
     else:

@@ -28,8 +28,9 @@ __all__ = ["create_app"]
 
 def create_app(config: WebConfig) -> FastAPI:
     """The app: API, console, security, with one :class:`Context` for ``config``."""
-    from creditdesk.web.api import books, cases, compliance
+    from creditdesk.web.api import books, cases, compliance, decisions
     from creditdesk.web.auth_routes import audit_router, auth_router, users_router
+    from creditdesk.web.console import install_console
     from creditdesk.web.deps import install_security
     from creditdesk.web.errors_map import install_error_handlers
     from creditdesk.web.security import ensure_web_tables
@@ -48,15 +49,10 @@ def create_app(config: WebConfig) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     install_security(app)
-    for router in (auth_router, users_router, audit_router, books.router,
+    for router in (auth_router, users_router, audit_router, books.router, decisions.router,
                    cases.router, compliance.router):
         app.include_router(router)
-    try:
-        from creditdesk.web.console import install_console
-    except ImportError:  # the console pages are optional for an API-only build
-        pass
-    else:
-        install_console(app)
+    install_console(app)
 
     @app.get("/api/health", tags=["meta"])
     def health(request: Request) -> dict[str, Any]:
