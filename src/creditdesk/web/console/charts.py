@@ -102,7 +102,9 @@ def bucket_mix_figure(p: Portfolio, measure: str = "balance") -> str:
                            hovertemplate="%{x} " + b + ": %{text}<extra></extra>"))
     title = ("Bucket mix by balance" if measure == "balance"
              else "Bucket mix by number of accounts")
-    return _figure(data, _layout(title, barmode="stack",
+    # one evenly spaced bar per sampled date (the dates are month ends, not a daily axis)
+    return _figure(data, _layout(title, barmode="stack", bargap=0.25,
+                                 xaxis={"type": "category"},
                                  yaxis={"tickformat": ".0%", "range": [0, 1]}))
 
 
@@ -145,7 +147,9 @@ def vintage_figure(p: Portfolio, dpd: int = 30) -> str:
             hovertemplate="month %{x}: %{text}<extra>%{fullData.name}</extra>"))
     return _figure(data, _layout(f"Vintage curves: share ever {dpd}+ days past due",
                                  xaxis={"title": {"text": "months on book"}, "dtick": 1},
-                                 yaxis={"tickformat": ".0%", "rangemode": "tozero"}))
+                                 yaxis={"tickformat": ".0%", "rangemode": "tozero"},
+                                 legend={"orientation": "v", "x": 1.02, "y": 1,
+                                         "title": {"text": "opened"}}))
 
 
 def ci_bounds(summary: Mapping[str, Any]) -> tuple[Any, Any]:
