@@ -308,3 +308,38 @@ def test_the_record_on_postgresql(pg_url: str, rows: list[dict[str, Any]]) -> No
         assert store.execute("SELECT count(*) FROM decisions") == [(1,)]
     finally:
         store.close()
+
+
+def test_concurrent_requests_are_committed_in_groups_one_row_per_id(
+        tmp_path: Path, rows: list[dict[str, Any]]) -> None:
+    """Threads racing, some for the same ids with the same inputs, one with other inputs:
+    one row per id, every racer for an id gets the same answer, the odd one a conflict."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from creditdesk.risk.decisions_log import DecisionRecorder
+
+    store = open_store(f"duckdb:///{tmp_path / 'b.duckdb'}")
+    ensure_decisions_table(store)
+    recorder = DecisionRecorder(load_scorer(), lambda: store)
+    jobs = [(f"c-{i % 150}", rows[i % 150 % len(rows)], 1_000_000) for i in range(600)]
+    jobs.append(("c-7", rows[7 % len(rows)], 999_999))  # other inputs under a taken id
+
+    def one(job: tuple[str, dict[str, Any], int]) -> Any:
+        try:
+            return recorder.decide(job[0], job[1], job[2], username="ana", at=NOW)
+        except DecisionConflict as exc:
+            return exc
+
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(one, jobs))
+    recorder.close()
+    assert isinstance(got[-1], DecisionConflict)
+    answers: dict[str, dict[str, Any]] = {}
+    for (app_id, _, _), rec in zip(jobs[:-1], got[:-1], strict=True):
+        assert not isinstance(rec, Exception)
+        assert answers.setdefault(app_id, rec.answer) == rec.answer
+    assert sum(1 for r in got[:-1] if r.created) == 150
+    assert store.execute("SELECT count(*), count(DISTINCT application_id) FROM decisions") \
+        == [(150, 150)]
+    assert recorder.batches < 601  # some requests shared a commit
+    store.close()

@@ -25,13 +25,14 @@ import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints
 
 from creditdesk.risk.decisions_log import (
     MAX_ID,
+    DecisionRecorder,
     ensure_decisions_table,
     get_decision,
-    record_decision,
 )
 from creditdesk.risk.realtime import RealtimeScorer, load_scorer
 from creditdesk.web.api.common import ctx_of
@@ -39,7 +40,7 @@ from creditdesk.web.audit import audit
 from creditdesk.web.deps import client_of, csrf_protect, require
 from creditdesk.web.users import User
 
-__all__ = ["DecisionIn", "DecisionOut", "router", "scorer_of"]
+__all__ = ["DecisionIn", "DecisionOut", "recorder_of", "router", "scorer_of"]
 
 router = APIRouter(prefix="/api", tags=["decisions"])
 Decider = Annotated[User, Depends(require("decide"))]
@@ -124,23 +125,34 @@ def scorer_of(request: Request) -> RealtimeScorer:
     return scorer
 
 
+def recorder_of(request: Request) -> DecisionRecorder:
+    """The app's decision recorder (its writer thread commits decisions in groups), built on
+    first use with the ``decisions`` table; ``app.state.decision_recorder``."""
+    state = request.app.state
+    recorder: DecisionRecorder | None = getattr(state, "decision_recorder", None)
+    if recorder is None:
+        scorer = scorer_of(request)
+        _table_ready(request)
+        with _LOCK:
+            recorder = getattr(state, "decision_recorder", None)
+            if recorder is None:
+                recorder = DecisionRecorder(scorer, ctx_of(request).store)
+                state.decision_recorder = recorder
+    return recorder
+
+
 @router.post("/decisions", status_code=201, response_model=DecisionOut,
              dependencies=[Depends(csrf_protect)],
              responses={200: {"description": "already decided with the same inputs: the "
                                              "recorded decision"},
                         422: {"description": "bad input, or the id was decided with other "
                                              "inputs; the body names the field"}})
-def decide(request: Request, response: Response, body: DecisionIn, user: Decider
-           ) -> dict[str, Any]:
+def decide(request: Request, body: DecisionIn, user: Decider) -> Response:
     """Score one application, apply the policy, record and answer the decision."""
-    ctx = ctx_of(request)
-    scorer = scorer_of(request)
-    _table_ready(request)
-    got = record_decision(ctx.store(), scorer, body.application_id, body.features, body.income,
-                          username=user.username, at=ctx.config.now())
-    if not got.created:
-        response.status_code = 200
-    return got.answer
+    got = recorder_of(request).decide(body.application_id, body.features, body.income,
+                                      username=user.username, at=ctx_of(request).config.now())
+    # the answer is already plain JSON data: skip re-validating it against DecisionOut
+    return JSONResponse(got.answer, status_code=201 if got.created else 200)
 
 
 @router.get("/decisions/{application_id}", response_model=DecisionOut)

@@ -1,0 +1,540 @@
+"""Benchmark of the web API and console under a fixed arrival rate (issue 7).
+
+Not a timed test: run by hand, figures recorded in BENCHMARKS.md ("Web API and console").
+
+    .venv/bin/python benchmarks/bench_web.py [--customers 78000] [--rate 200] [--seconds 30]
+                                             [--case-rate 20] [--json]
+
+What it does, in one run:
+
+1. The store: the digital twin's book of ``--customers`` customers (78,000 give about
+   100,000 accounts) over ``--days`` business dates, the next date planned, 40 collectors
+   on the roster with the agents' queue assigned, synthetic personal data, and two users (a
+   risk analyst and a supervisor). Built once and cached under ``bench-work/web/`` (git
+   ignores it); each run works on a copy, so the decisions it writes never pile up.
+2. A real server: ``uvicorn`` in a subprocess on a free loopback port, one worker process
+   (a DuckDB file is opened by one process; the app serves requests from a thread pool).
+3. A bounded open-loop load generator (asyncio, raw HTTP/1.1 over keep-alive connections,
+   so the generator costs little CPU next to the server on the same cores): requests are
+   *scheduled* at a fixed rate and sent at their time whatever the earlier ones are doing;
+   latency runs from the scheduled time to the last byte of the answer, so a stalled
+   server shows in the figures instead of slowing the generator down (no coordinated
+   omission). At most ``--cap`` requests are in flight; a request due while the cap is
+   reached is not sent and counted as *shed*. Each phase has a warm-up (not counted).
+
+Phases (each reports p50/p95/p99/max, errors, shed, and the server's CPU per request):
+
+* ``GET /api/health`` at ``--rate``: the baseline, the same stack with a trivial read;
+* ``POST /api/decisions`` at ``--rate``: a new application each time (Taiwan rows, an
+  income), so every request scores, checks the id and writes a row;
+* ``GET /api/health`` at ``--case-rate``: the baseline of the case phases;
+* ``GET /cases/{id}`` (the console's case page, HTML) and ``GET /api/cases/{id}`` (the
+  case file as JSON) at ``--case-rate``, over random open cases, as a supervisor.
+
+Targets (issue 7): decisions p99 <= 20 ms at 200 requests/s; the case page p95 <= 100 ms
+with 100,000 accounts in the store. The machine's load average is printed with the
+results: on a shared machine compare the ratios to the health baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+START = date(2026, 1, 1)
+PASSWORD = "correct horse battery"
+USERS = {"ana.lyst": "risk_analyst", "super.sue": "supervisor"}
+COLLECTORS = 40
+WARMUP_S = 3.0  # seconds of each phase at its rate before the measured part
+_MEASURED = 1_000_000  # request numbers from here on are the measured part's
+STORE_ENV = "BENCH_WEB_STORE"
+
+
+# -- the app, as the server subprocess builds it ----------------------------------------------
+
+def server_app() -> object:
+    """The uvicorn factory: the app on the store named in ``BENCH_WEB_STORE``."""
+    from creditdesk.web.app import create_app
+    from creditdesk.web.context import WebConfig
+
+    app = create_app(WebConfig(store_url=os.environ[STORE_ENV]))
+    if "/api/decisions" not in app.openapi()["paths"]:  # until app.py includes the router
+        from creditdesk.web.api import decisions
+
+        app.include_router(decisions.router)
+        app.openapi_schema = None
+    return app
+
+
+# -- the store ----------------------------------------------------------------------------------
+
+def build_store(path: Path, customers: int, days: int, seed: int = 11) -> dict[str, Any]:
+    """The twin's book, planned, staffed, with PII and users; returns its facts."""
+    from creditdesk.collections.assignment import add_collector, assign_cases
+    from creditdesk.collections.planning import plan_date
+    from creditdesk.customers.pii import ensure_pii_table, upsert_pii
+    from creditdesk.customers.synthetic import synthetic_pii
+    from creditdesk.simulate.driver import run_twin
+    from creditdesk.simulate.params import load_params
+    from creditdesk.store import open_store
+    from creditdesk.web.security import ensure_web_tables
+    from creditdesk.web.users import add_user
+
+    t0 = time.perf_counter()
+    tmp = path.with_suffix(".building.duckdb")
+    tmp.unlink(missing_ok=True)
+    store = open_store(f"duckdb:///{tmp}")
+
+    def progress(d: date, i: int, n: int) -> None:
+        if i % 10 == 0 or i == n:
+            print(f"  twin: {i}/{n} dates ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+
+    run_twin(store, customers=customers, days=days, seed=seed, params=load_params(),
+             start=START, behaviour_model=None, on_day=progress)
+    next_date = START + timedelta(days=days)
+    plan_date(store, next_date)
+    for i in range(COLLECTORS):
+        add_collector(store, f"agent.{i:03d}", capacity=250)
+    assign_cases(store, next_date)
+    cust = store.read("customers")
+    ensure_pii_table(store)
+    upsert_pii(store, synthetic_pii(cust.get_column("customer_id").to_list(),
+                                    cust.get_column("birth_year").to_list()))
+    ensure_web_tables(store)
+    for name, role in USERS.items():
+        add_user(store, name, role, PASSWORD)
+    facts = store_facts(store)
+    store.close()
+    tmp.rename(path)
+    facts["build_s"] = round(time.perf_counter() - t0, 1)
+    return facts
+
+
+def store_facts(store: Any) -> dict[str, Any]:
+    def count(sql: str) -> int:
+        return int(store.execute(sql)[0][0])
+
+    return {"customers": count("SELECT count(*) FROM customers"),
+            "accounts": count("SELECT count(*) FROM accounts"),
+            "cases": count("SELECT count(*) FROM cases"),
+            "open_cases": count("SELECT count(*) FROM cases WHERE status = 'open'"),
+            "last_closed": str(store.last_closed())}
+
+
+def cached_store(cache: Path, customers: int, days: int) -> tuple[Path, dict[str, Any]]:
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"twin-{customers}c-{days}d.duckdb"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, json.loads(meta.read_text())
+    print(f"building the store ({customers:,} customers, {days} dates) in {path} ...",
+          file=sys.stderr)
+    facts = build_store(path, customers, days)
+    meta.write_text(json.dumps(facts, indent=2))
+    return path, facts
+
+
+# -- the server -----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, STORE_ENV: url}
+    cmd = [sys.executable, "-m", "uvicorn", "bench_web:server_app", "--factory",
+           "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--no-access-log",
+           "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 120
+    import httpx
+
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("the server did not answer /api/health within 120 s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (and its reaped children) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def login(port: int, username: str) -> tuple[str, str]:
+    """(session cookie, CSRF token) for ``username``."""
+    import httpx
+
+    r = httpx.post(f"http://127.0.0.1:{port}/api/session",
+                   json={"username": username, "password": PASSWORD}, timeout=30)
+    r.raise_for_status()
+    return r.cookies["creditdesk_session"], r.json()["csrf_token"]
+
+
+# -- the load generator ----------------------------------------------------------------------------
+
+class _Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+
+class Http:
+    """HTTP/1.1 keep-alive connections to one server; at most ``cap`` open."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[_Conn] = []
+
+    async def request(self, raw: bytes) -> tuple[int, int]:
+        """Send one request (complete bytes); answers (status, body length).
+
+        An idle connection the server has closed meanwhile (uvicorn drops keep-alive
+        connections after 5 s) is replaced once, before anything was read from it.
+        """
+        reused = bool(self.idle)
+        conn = self.idle.pop() if reused else _Conn(
+            *await asyncio.open_connection("127.0.0.1", self.port))
+        try:
+            conn.writer.write(raw)
+            status_line = await conn.reader.readline()
+        except (ConnectionError, OSError):
+            if not reused:
+                raise
+            status_line = b""
+        if not status_line and reused:
+            conn.writer.close()
+            return await self.request_new(raw)
+        return await self._answer(conn, status_line)
+
+    async def request_new(self, raw: bytes) -> tuple[int, int]:
+        conn = _Conn(*await asyncio.open_connection("127.0.0.1", self.port))
+        conn.writer.write(raw)
+        return await self._answer(conn, await conn.reader.readline())
+
+    async def _answer(self, conn: _Conn, status_line: bytes) -> tuple[int, int]:
+        try:
+            status = int(status_line.split()[1])
+            length, close = 0, False
+            while True:
+                line = await conn.reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    close = True
+                elif name == b"transfer-encoding":
+                    raise RuntimeError("chunked answers are not expected here")
+            await conn.reader.readexactly(length)
+        except BaseException:
+            conn.writer.close()
+            raise
+        if close:
+            conn.writer.close()
+        else:
+            self.idle.append(conn)
+        return status, length
+
+    def close(self) -> None:
+        for c in self.idle:
+            c.writer.close()
+        self.idle.clear()
+
+
+def raw_request(method: str, path: str, port: int, *, cookie: str | None = None,
+                csrf: str | None = None, body: bytes | None = None) -> bytes:
+    head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Accept: */*"]
+    if cookie:
+        head.append(f"Cookie: creditdesk_session={cookie}")
+    if csrf:
+        head.append(f"X-CSRF-Token: {csrf}")
+    if body is not None:
+        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    rate: float
+    seconds: float
+    scheduled: int
+    ok: int = 0
+    errors: int = 0
+    shed: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    mean_ms: float = 0.0
+    late_send_p99_ms: float = 0.0
+    server_cpu_ms_per_req: float = 0.0
+    load_before: float = 0.0
+    load_after: float = 0.0
+
+
+async def _phase(http: Http, requests: Callable[[int], bytes], rate: float, seconds: float,
+                 cap: int, expect: int) -> tuple[list[float], list[float], Counter[str], int]:
+    loop = asyncio.get_running_loop()
+    n = round(rate * seconds)
+    latencies: list[float] = []
+    send_lag: list[float] = []
+    statuses: Counter[str] = Counter()
+    shed = 0
+    in_flight = 0
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(due: float, raw: bytes) -> None:
+        nonlocal in_flight
+        send_lag.append(loop.time() - due)
+        try:
+            status, _ = await asyncio.wait_for(http.request(raw), timeout=30)
+            statuses[str(status)] += 1
+        except Exception as exc:
+            statuses[type(exc).__name__] += 1
+            status = 0
+        finally:
+            in_flight -= 1
+        if status == expect:
+            latencies.append(loop.time() - due)
+
+    t0 = loop.time() + 0.05
+    for i in range(n):
+        due = t0 + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if in_flight >= cap:
+            shed += 1
+            continue
+        in_flight += 1
+        task = asyncio.create_task(one(due, requests(i)))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    while tasks:
+        await asyncio.gather(*list(tasks))
+    return latencies, send_lag, statuses, shed
+
+
+def run_phase(name: str, port: int, server_pid: int, requests: Callable[[int], bytes], *,
+              rate: float, seconds: float, cap: int, expect: int) -> PhaseResult:
+    """Warm up, then one measured phase at ``rate`` for ``seconds``."""
+    import numpy as np
+
+    async def go() -> tuple[Any, ...]:
+        http = Http(port)
+        try:
+            await _phase(http, requests, rate, WARMUP_S, cap, expect)
+            cpu0 = cpu_seconds(server_pid)
+            out = await _phase(http, lambda i: requests(i + _MEASURED), rate, seconds, cap,
+                               expect)
+            return (*out, cpu_seconds(server_pid) - cpu0)
+        finally:
+            http.close()
+
+    load_before = os.getloadavg()[0]
+    latencies, lag, statuses, shed, cpu = asyncio.run(go())
+    res = PhaseResult(name=name, rate=rate, seconds=seconds, scheduled=round(rate * seconds),
+                      shed=shed, statuses=dict(statuses), load_before=round(load_before, 2),
+                      load_after=round(os.getloadavg()[0], 2))
+    res.ok = len(latencies)
+    res.errors = res.scheduled - shed - res.ok
+    if latencies:
+        ms = np.asarray(latencies) * 1000
+        res.p50_ms, res.p95_ms, res.p99_ms = (round(float(np.percentile(ms, q)), 2)
+                                              for q in (50, 95, 99))
+        res.max_ms = round(float(ms.max()), 2)
+        res.mean_ms = round(float(ms.mean()), 2)
+        res.late_send_p99_ms = round(float(np.percentile(np.asarray(lag) * 1000, 99)), 2)
+    sent = res.scheduled - shed
+    res.server_cpu_ms_per_req = round(cpu * 1000 / max(sent, 1), 3)
+    return res
+
+
+# -- the run -------------------------------------------------------------------------------------------
+
+def decision_bodies(n: int, seed: int, run: str) -> list[bytes]:
+    """``n`` distinct applications (Taiwan rows with replacement, random incomes)."""
+    from creditdesk.datasets import taiwan_credit_default
+    from creditdesk.risk.realtime import load_scorer
+
+    features = list(load_scorer().features)
+    frame = taiwan_credit_default()[features]
+    rng = random.Random(seed)
+    rows = frame.to_dict("records")
+    out = []
+    for i in range(n):
+        row = {k: (int(v) if float(v).is_integer() else float(v))
+               for k, v in rows[rng.randrange(len(rows))].items()}
+        body = {"application_id": f"bench-{run}-{i}", "features": row,
+                "income": rng.randrange(300_000, 6_000_000)}
+        out.append(json.dumps(body, separators=(",", ":")).encode())
+    return out
+
+
+def machine() -> dict[str, Any]:
+    from machine import cpu_model
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=ROOT).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, cwd=ROOT).stdout.strip())
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "commit": commit + (" (+ uncommitted changes in the tree)" if dirty else ""),
+            "uptime": uptime, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--customers", type=int, default=78_000)
+    ap.add_argument("--days", type=int, default=72)
+    ap.add_argument("--rate", type=float, default=200.0, help="decisions per second")
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--case-rate", type=float, default=20.0, help="case pages per second")
+    ap.add_argument("--case-seconds", type=float, default=30.0)
+    ap.add_argument("--cap", type=int, default=64, help="most requests in flight")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--cache", type=Path, default=ROOT / "bench-work" / "web")
+    ap.add_argument("--only", default="", help="comma-separated phase numbers (1-5) to run")
+    ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    cached, facts = cached_store(args.cache, args.customers, args.days)
+    if args.build_only:
+        print(json.dumps(facts, indent=2))
+        return
+    from creditdesk.store import open_store
+
+    work = Path(tempfile.mkdtemp(prefix="bench-web-", dir=args.cache))
+    path = work / "store.duckdb"
+    shutil.copyfile(cached, path)
+    url = f"duckdb:///{path}"
+    store = open_store(url)
+    case_ids = [r[0] for r in store.execute("SELECT case_id FROM cases WHERE status = 'open'")]
+    store.close()
+    run = time.strftime("%H%M%S")
+    warm = round(args.rate * WARMUP_S)
+    bodies = decision_bodies(warm + round(args.rate * args.seconds), seed=7, run=run)
+    facts_run: dict[str, Any] = {"machine": machine(), "store": facts, "args": {
+        k: str(v) for k, v in vars(args).items()}}
+    port = free_port()
+    proc = start_server(url, port, args.workers)
+    results: list[PhaseResult] = []
+    try:
+        ana_cookie, ana_csrf = login(port, "ana.lyst")
+        sue_cookie, _ = login(port, "super.sue")
+        health = raw_request("GET", "/api/health", port)
+        rng = random.Random(3)
+        picks = [rng.choice(case_ids) for _ in range(int(args.case_rate * args.case_seconds)
+                                                     + 1000)]
+
+        def decide(i: int) -> bytes:  # every request a new application
+            body = bodies[i if i < _MEASURED else warm + i - _MEASURED]
+            return raw_request("POST", "/api/decisions", port, cookie=ana_cookie,
+                               csrf=ana_csrf, body=body)
+
+        def page(prefix: str) -> Callable[[int], bytes]:
+            return lambda i: raw_request("GET", f"{prefix}/{picks[i % len(picks)]}", port,
+                                         cookie=sue_cookie)  # random open cases
+
+        plan = [
+            ("GET /api/health", lambda i: health, args.rate, args.seconds, 200),
+            ("POST /api/decisions", decide, args.rate, args.seconds, 201),
+            ("GET /api/health (case rate)", lambda i: health, args.case_rate,
+             args.case_seconds, 200),
+            ("GET /cases/{id} (console page)", page("/cases"), args.case_rate,
+             args.case_seconds, 200),
+            ("GET /api/cases/{id}", page("/api/cases"), args.case_rate, args.case_seconds,
+             200),
+        ]
+        chosen = {int(x) for x in args.only.split(",") if x.strip()}
+        for k, (name, make, rate, seconds, expect) in enumerate(plan, start=1):
+            if chosen and k not in chosen:
+                continue
+            print(f"phase {name}: {rate:g}/s for {seconds:g} s ...", file=sys.stderr)
+            res = run_phase(name, port, proc.pid, make, rate=rate, seconds=seconds,
+                            cap=args.cap, expect=expect)
+            results.append(res)
+            print(f"  p50 {res.p50_ms} p95 {res.p95_ms} p99 {res.p99_ms} max {res.max_ms} ms; "
+                  f"ok {res.ok} errors {res.errors} shed {res.shed} {res.statuses}",
+                  file=sys.stderr)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    store = open_store(url)
+    written = int(str(store.execute("SELECT count(*) FROM decisions")[0][0]))
+    store.close()
+    shutil.rmtree(work, ignore_errors=True)
+    facts_run["decisions_written"] = written
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    facts_run["generator_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
+    facts_run["machine"]["uptime_after"] = subprocess.run(
+        ["uptime"], capture_output=True, text=True).stdout.strip()
+    if args.json:
+        print(json.dumps({**facts_run, "phases": [asdict(r) for r in results]}, indent=2))
+        return
+    print_markdown(facts_run, results)
+
+
+def print_markdown(facts: dict[str, Any], results: list[PhaseResult]) -> None:
+    m, s = facts["machine"], facts["store"]
+    print(f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; commit {m['commit']}; "
+          f"started {m['started']}.\nLoad: `{m['uptime']}` before, `{m['uptime_after']}` after.")
+    print(f"Store: {s['customers']:,} customers, {s['accounts']:,} accounts, "
+          f"{s['open_cases']:,} open cases (last closed {s['last_closed']}).\n")
+    print("| phase | rate/s | sent | ok | errors | shed | p50 ms | p95 ms | p99 ms | max ms "
+          "| server CPU ms/req | load before/after |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        print(f"| {r.name} | {r.rate:g} | {r.scheduled - r.shed} | {r.ok} | {r.errors} | "
+              f"{r.shed} | {r.p50_ms} | {r.p95_ms} | {r.p99_ms} | {r.max_ms} | "
+              f"{r.server_cpu_ms_per_req} | {r.load_before} / {r.load_after} |")
+    base = {r.rate: r for r in results if r.name.startswith("GET /api/health")}
+    print()
+    for r in results:
+        b = base.get(r.rate)
+        if b is not None and b is not r and b.p99_ms:
+            print(f"- {r.name}: p95 {r.p95_ms / b.p95_ms:.1f}x, p99 {r.p99_ms / b.p99_ms:.1f}x "
+                  "the health baseline at the same rate")
+    print(f"- decisions written: {facts['decisions_written']:,}; "
+          f"generator CPU {facts['generator_cpu_s']} s")
+
+
+if __name__ == "__main__":
+    main()
