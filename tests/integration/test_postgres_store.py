@@ -23,11 +23,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from book_rows import ACCT, CUST, TXNS, text
 from creditdesk.collections.case_view import case_detail
 from creditdesk.collections.planning import plan_date
 from creditdesk.collections.promises import promise_status
-from creditdesk.errors import NotFoundError, StoreError
+from creditdesk.errors import ClosedDateError, NotFoundError, StoreError
+from creditdesk.ledger.account import account_view
 from creditdesk.ledger.eod import run_eod
+from creditdesk.ledger.ingest import load_frames
+from creditdesk.ledger.params import ledger_params
 from creditdesk.ledger.schema import TABLES
 from creditdesk.products import default_catalogue
 from creditdesk.simulate.driver import run_twin
@@ -246,6 +250,41 @@ def test_errors_name_the_url_but_never_its_password(pg_url: str) -> None:
     assert parse_url("postgres://ana:pw@h:5/db") == ("postgresql", "postgresql://ana:pw@h:5/db")
 
 
+def test_the_loader_and_the_account_view_work_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    """The two-account book through ``load_frames`` on both engines: same books, loading
+    twice posts once, a transaction on a closed date is refused, same account view."""
+    cat = default_catalogue()
+    stores = [open_store(pg_url), open_store(f"duckdb:///{tmp_path}/books.duckdb")]
+    for store in stores:
+        load_frames(store, cat, customers=text(CUST), accounts=text(ACCT),
+                    transactions=text(TXNS))
+        again = load_frames(store, cat, transactions=text(TXNS))
+        assert (again.transactions, again.duplicates_skipped) == (0, 3)
+        run_eod(store, date(2026, 1, 20), ledger_params(cat))
+        with pytest.raises(ClosedDateError):
+            load_frames(store, cat, transactions=text([dict(TXNS[0], external_id="late")]))
+    pg, duck = stores
+    for name in TABLES:
+        assert _sorted(pg, name).equals(_sorted(duck, name)), name
+    assert account_view(pg, "L1") == account_view(duck, "L1")
+    for store in stores:
+        store.close()
+
+
+def test_collections_refuse_a_store_without_sql_clearly() -> None:
+    """A Spark lake keeps the books only: collect plan names the stores it needs."""
+    from creditdesk.collections.tables import sql_store
+
+    class Lake(Store):  # the contract as the Spark store has it: no query/execute/insert
+        dialect = "spark"
+        migrate = read = transaction = append = replace_state = scalar = None  # type: ignore[assignment]
+
+    with pytest.raises(StoreError, match=r"needs a duckdb:// or postgresql:// store; got Lake"):
+        plan_date(Lake(), NEXT)
+    with pytest.raises(StoreError, match="the digital twin needs"):
+        sql_store(Lake(), "the digital twin")
+
+
 # --- parity with DuckDB: end of day and collect plan ---------------------------------
 
 @pytest.fixture(scope="module")
@@ -292,8 +331,6 @@ def _sorted(store: Store, table: str) -> pl.DataFrame:
 @pytest.mark.slow
 def test_end_of_day_on_postgres_gives_exactly_the_duckdb_books(twin_book: Path, pg_url: str,
                                                                tmp_path: Path) -> None:
-    from creditdesk.ledger.params import ledger_params
-
     duck, pg = _copy(twin_book, tmp_path), open_store(pg_url)
     with pg.transaction():
         for t in ("customers", "accounts", "transactions"):
