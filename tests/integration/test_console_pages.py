@@ -374,4 +374,4 @@ def test_portfolio_figures_are_the_same_on_postgresql(book: WebBook, pg_url: str
         got = portfolio(pg)
     finally:
         pg.close()
-    assert got == expected and got.balances and got.vintages
+    assert got == expected and got.balances and got.vintages and got.rolls["buckets"]

@@ -9,8 +9,8 @@ which the unit tests check on hand-computed examples.
 
 Speed on a large book: the balances and the bucket mix read only the sampled dates
 (:func:`sample_dates`: the first closed date, every month end, the last date), the
-roll rates one pair of month ends at a time (a join on ``account_id`` per pair),
-and the vintage curves one grouped pass over the rows at 30+ DPD.
+roll rates the month-end rows once (each account's next month end by a window
+function), and the vintage curves one grouped pass over the rows at 30+ DPD.
 
 Amounts are ``int`` minor units (fen, cents); shares are ``float`` in [0, 1].
 
@@ -329,19 +329,25 @@ def _bucket_rows(store: Store, dates: Sequence[date]) -> pl.DataFrame:
 
 
 def _roll_rows(store: Store, pairs: Sequence[tuple[date, date]]) -> pl.DataFrame:
-    frames = []
-    for a, b in pairs:
-        frames.append(store.query(
-            "SELECT CAST(? AS DATE) AS from_date, x.bucket AS from_bucket, y.bucket AS to_bucket, "
-            "count(*) AS accounts FROM account_day x JOIN account_day y "
-            "ON y.account_id = x.account_id AND y.business_date = CAST(? AS DATE) "
-            "WHERE x.business_date = CAST(? AS DATE) GROUP BY x.bucket, y.bucket "
-            "ORDER BY x.bucket, y.bucket", [a, b, a]))
-    frames = [f.with_columns(pl.col("accounts").cast(pl.Int64)) for f in frames if f.height]
-    if not frames:
-        return pl.DataFrame(schema={"from_date": pl.Date, "from_bucket": pl.String,
-                                    "to_bucket": pl.String, "accounts": pl.Int64})
-    return pl.concat(frames)
+    """Accounts by (bucket at one month end, bucket at the next), over every pair: one scan
+    of the month-end rows, each account's next month end by ``lead`` (standard SQL),
+    kept only where the two dates are one of ``pairs`` (present at both)."""
+    if not pairs:
+        return pl.DataFrame(schema={"from_bucket": pl.String, "to_bucket": pl.String,
+                                    "accounts": pl.Int64})
+    ends = sorted({d for pair in pairs for d in pair})
+    window = "OVER (PARTITION BY account_id ORDER BY business_date)"
+    values = ", ".join("(CAST(? AS DATE), CAST(? AS DATE))" for _ in pairs)
+    got = store.query(
+        "WITH m AS (SELECT account_id, business_date, bucket FROM account_day "
+        f"WHERE business_date IN ({_date_list(ends)})), "
+        f"s AS (SELECT business_date AS d0, bucket AS b0, lead(business_date) {window} AS d1, "
+        f"lead(bucket) {window} AS b1 FROM m) "
+        "SELECT s.b0 AS from_bucket, s.b1 AS to_bucket, count(*) AS accounts FROM s "
+        f"JOIN (VALUES {values}) AS p(d0, d1) ON s.d0 = p.d0 AND s.d1 = p.d1 "
+        "GROUP BY s.b0, s.b1 ORDER BY s.b0, s.b1",
+        [*ends, *(d for pair in pairs for d in pair)])
+    return got.with_columns(pl.col("accounts").cast(pl.Int64))
 
 
 def _vintage_rows(store: Store, first: date, last: date) -> pl.DataFrame:
