@@ -99,13 +99,24 @@ def close_in_process(store: Store, d: date, params: LedgerParams) -> None:
 
 
 def run_eod(store: Store, through: date, params: LedgerParams,
-            on_date: Callable[[date, int, int], None] | None = None) -> EodReport:
+            on_date: Callable[[date, int, int], None] | None = None, *,
+            first: date | None = None) -> EodReport:
     """Close every date after the last closed one up to ``through``.
 
     ``on_date(date, index, total)`` is called after each date (progress bars).
+    ``first``: where a new book starts (nothing closed yet) when it is not the
+    earliest opening or transaction date: the cut-over date of a book whose
+    accounts were opened before it (a seasoned book taken over with nothing owed);
+    a transaction dated before it is refused. Ignored once a date is closed.
     """
     last = store.last_closed()
     start = last + timedelta(days=1) if last else first_business_date(store)
+    if last is None and first is not None and start is not None:
+        t = store.scalar("SELECT min(business_date) FROM transactions")
+        if isinstance(t, date) and t < first:
+            raise BadInputError(f"first must be on or before the earliest transaction date "
+                                f"{t}; got {first}", field="first", value=first)
+        start = first
     t0 = time.perf_counter()
     if start is None or start > through:
         if last is not None and through < last:
