@@ -16,6 +16,11 @@ which version, in which arm. A strategy is one YAML file (see
 * ``planner`` — ``rules`` (make every step that falls due, subject to the checker) or
   ``optimized`` (the steps are the *menu*; the contact planner picks from it with scores,
   costs, a complaint price and capacities).
+* ``offers`` (optional) — repayment arrangements the strategy offers: per rule the kind
+  (hardship plan, payment holiday, settlement), the terms, when (bucket, DPD, broken
+  promises, a hardship signal, a low self-cure score, the past-due amount) and the
+  contact that carries the offer. Whether a case may have it is the arrangements
+  policy's decision (:mod:`creditdesk.collections.arrangements`), never the strategy's.
 
 >>> s = load_strategy("bucket_rules")
 >>> s.name, [a.name for a in s.arms]
@@ -28,22 +33,31 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from creditdesk.errors import BadInputError
+from creditdesk.errors import BadInputError, CreditdeskError
+
+if TYPE_CHECKING:
+    from creditdesk.collections.arrangements import ArrangementPolicy
 
 __all__ = [
     "BUCKETS",
     "BUILTIN_STRATEGIES",
     "CHANNELS",
+    "OFFER_KINDS",
     "Arm",
     "Costs",
+    "OfferContact",
+    "OfferRule",
+    "OfferWhen",
+    "Offers",
     "Placement",
     "PlannerConfig",
     "Segment",
@@ -61,6 +75,10 @@ CHANNELS = ("sms", "push", "robot", "agent")
 #: the stages a path is written for: before the due date, then the delinquency buckets
 BUCKETS = ("pre_due", "M1", "M2", "M3", "M4", "M5", "M6")
 BUILTIN_STRATEGIES = ("frequent", "bucket_rules", "optimized")
+#: the arrangements a strategy may offer (the ledger's transaction types)
+OFFER_KINDS = ("hardship_plan", "payment_holiday", "settlement")
+#: buckets an offer rule may name (of the last closed date)
+OFFER_BUCKETS = ("M0", "M1", "M2", "M3", "M4", "M5", "M6")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -170,6 +188,140 @@ class PlannerConfig(_Strict):
     agent_minutes_per_call: float = Field(6.0, gt=0)
 
 
+class OfferWhen(_Strict):
+    """When a rule offers: every condition given must hold (none given: always)."""
+
+    buckets: list[str] | None = Field(None, description="the bucket is one of these")
+    min_dpd: int | None = Field(None, ge=0)
+    max_dpd: int | None = Field(None, ge=0)
+    min_broken_promises: int | None = Field(None, ge=1, description="broken promises in the "
+                                            "current spell in arrears, at least")
+    hardship_signal_days: int | None = Field(None, ge=1, description="the debtor said in a "
+                                             "contact within this many days that they are in "
+                                             "hardship")
+    max_self_cure: float | None = Field(None, gt=0, le=1, description="the self-cure score "
+                                        "is below this")
+    min_past_due: int | None = Field(None, ge=0, description="minor units past due, at least: "
+                                     "more than is paid in one go")
+
+    @field_validator("buckets")
+    @classmethod
+    def _buckets(cls, v: list[str] | None) -> list[str] | None:
+        bad = [b for b in v or [] if b not in OFFER_BUCKETS]
+        if bad:
+            raise ValueError(f"must be among {', '.join(OFFER_BUCKETS)}; got {bad[0]!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _range(self) -> OfferWhen:
+        if self.min_dpd is not None and self.max_dpd is not None and self.min_dpd > self.max_dpd:
+            raise ValueError(f"min_dpd must be at most max_dpd; got {self.min_dpd} > "
+                             f"{self.max_dpd}")
+        return self
+
+
+class OfferContact(_Strict):
+    """The contact that carries an offer: channel, local time, message template."""
+
+    channel: Literal["sms", "push", "robot", "agent"]
+    at: str = Field(description="local time HH:MM")
+    template: str | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str) -> str:
+        if not _HHMM.match(v):
+            raise ValueError(f"must be a local time HH:MM; got {v!r}")
+        return v
+
+    @property
+    def minute(self) -> int:
+        return int(self.at[:2]) * 60 + int(self.at[3:])
+
+
+class OfferRule(_Strict):
+    """One offer: which arrangement, on which terms, when, through which contact."""
+
+    name: str
+    kind: str
+    terms: int | None = Field(None, description="hardship_plan: instalments; "
+                              "payment_holiday: months; settlement: none")
+    when: OfferWhen = Field(default_factory=lambda: OfferWhen.model_validate({}))
+    contact: OfferContact
+    arms: list[str] | None = Field(None, description="arms that make this offer (all if "
+                                   "not given)")
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in OFFER_KINDS:
+            raise ValueError(f"must be one of {', '.join(OFFER_KINDS)}; got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _terms(self) -> OfferRule:
+        if self.kind == "settlement" and self.terms is not None:
+            raise ValueError(f"terms: must be empty for a settlement (a lump sum); got "
+                             f"{self.terms}")
+        if self.kind != "settlement" and self.terms is None:
+            what = "instalments" if self.kind == "hardship_plan" else "months"
+            raise ValueError(f"terms: must be given for a {self.kind} ({what}); got none")
+        return self
+
+
+class Offers(_Strict):
+    """The repayment arrangements a strategy offers (first rule that applies wins)."""
+
+    policy: str = Field("default", description="the arrangements policy: 'default' (shipped) "
+                        "or a TOML file")
+    cooldown_days: int = Field(30, ge=0, description="no new offer to an account this many "
+                               "days after one was declined or refused by the policy")
+    rules: list[OfferRule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Offers:
+        names = [r.name for r in self.rules]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"rules: names must be unique; got {dup[0]!r} twice")
+        try:
+            policy = self.arrangement_policy()
+        except CreditdeskError as exc:
+            raise ValueError(f"policy: must be 'default' or an arrangements policy file; got "
+                             f"{self.policy!r} ({exc})") from None
+        for i, r in enumerate(self.rules):
+            if r.kind == "hardship_plan":
+                lo, hi = policy.hardship_plan.min_terms, policy.hardship_plan.max_terms
+            elif r.kind == "payment_holiday":
+                lo, hi = policy.payment_holiday.min_months, policy.payment_holiday.max_months
+            else:
+                continue
+            if r.terms is None or not lo <= r.terms <= hi:
+                raise ValueError(f"rules.{i}.terms: must be {lo} to {hi} for a {r.kind} (the "
+                                 f"arrangements policy); got {r.terms}")
+        return self
+
+    def arrangement_policy(self) -> ArrangementPolicy:
+        """The arrangements policy the offers are judged by."""
+        return _policy(self.policy)
+
+
+def _policy(source: str) -> ArrangementPolicy:
+    """The policy file (cached while the file is unchanged) or the shipped default."""
+    if source == "default":
+        return _load_policy(None, 0)
+    p = Path(source)
+    return _load_policy(source, p.stat().st_mtime_ns if p.is_file() else -1)
+
+
+@lru_cache(maxsize=8)
+def _load_policy(source: str | None, mtime: int) -> ArrangementPolicy:
+    from creditdesk.collections.arrangements import load_arrangement_policy
+
+    del mtime  # part of the cache key only
+    return load_arrangement_policy(source)
+
+
 class Strategy(_Strict):
     """A versioned collection strategy (see the module docstring)."""
 
@@ -189,6 +341,8 @@ class Strategy(_Strict):
         None, ge=1, description="this many broken promises -> the next bucket's path")
     follow_up: list[Step] = Field(default_factory=list, description="made the day a promise "
                                   "is seen broken, whatever the bucket's cadence")
+    offers: Offers | None = Field(None, description="repayment arrangements offered, within "
+                                  "the arrangements policy")
 
     @field_validator("paths")
     @classmethod
@@ -229,6 +383,15 @@ class Strategy(_Strict):
         for st in self.follow_up:
             if st.template is not None and st.template not in self.templates:
                 raise ValueError(f"follow_up: unknown template {st.template!r}")
+        for i, r in enumerate(self.offers.rules if self.offers else []):
+            tpl = r.contact.template
+            if tpl is not None and tpl not in self.templates:
+                raise ValueError(f"offers.rules.{i}.contact.template: must be one of the "
+                                 f"strategy's templates; got {tpl!r}")
+            for arm in r.arms or []:
+                if arm not in names:
+                    raise ValueError(f"offers.rules.{i}.arms: must be among {', '.join(names)}; "
+                                     f"got {arm!r}")
         return self
 
     @property
