@@ -13,6 +13,12 @@ Contacts act on top: a read reminder turns a quarter of the inattentive late pay
 into on-time ones; a right-party contact may end in a promise, kept with a set
 probability; every contact adds annoyance, which raises complaints and lowers
 willingness to pay.
+
+Repayment arrangements: a debtor reached by an offer accepts it with a probability
+that rises while they are in hardship and with the arrears (a settlement: with the
+discount, and falls in hardship: no lump sum); a debtor in a hardship plan pays each
+month's instalment with a probability that is high but falls with risk and hardship
+(:func:`offer_acceptance_probability`, :func:`plan_keep_probability`).
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ __all__ = [
     "draw_next_status",
     "feasible_mask",
     "next_status_probabilities",
+    "offer_acceptance_probability",
     "partial_share",
     "payment_kind",
+    "plan_keep_probability",
     "promise_probability",
     "status_of",
 ]
@@ -147,3 +155,50 @@ def complaint_probability(annoyance: np.ndarray, params: SimParams) -> np.ndarra
     """
     x = params.complaint_base_logit + params.complaint_per_annoyance * annoyance
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def offer_acceptance_probability(kind: np.ndarray, hardship: np.ndarray, dpd: np.ndarray,
+                                 discount: np.ndarray, by_message: np.ndarray,
+                                 params: SimParams) -> np.ndarray:
+    """Chance that a debtor reached by an offer of ``kind`` accepts it.
+
+    Logistic: ``offer_accept_logit[kind]``, plus ``offer_accept_hardship[kind]`` in a
+    hardship spell, plus (plans and holidays) ``offer_accept_per_month_late`` per 30
+    DPD beyond the first month, plus (settlements) ``offer_accept_per_discount`` x the
+    share written off; an offer read in a message is accepted ``offer_read_factor`` as
+    often as one explained on a call.
+
+    >>> from creditdesk.simulate.params import SimParams
+    >>> p = offer_acceptance_probability(np.array(["hardship_plan"] * 2),
+    ...     np.array([False, True]), np.array([15, 15]), np.zeros(2), np.zeros(2, bool),
+    ...     SimParams())
+    >>> p.round(2).tolist()
+    [0.27, 0.73]
+    """
+    kinds = np.asarray(kind).astype(str)
+    base = np.array([params.offer_accept_logit[k] for k in kinds.tolist()], np.float64)
+    hard = np.array([params.offer_accept_hardship[k] for k in kinds.tolist()], np.float64)
+    months = np.maximum((np.asarray(dpd, np.float64) - 1) // 30, 0)
+    settle = kinds == "settlement"
+    x = (base + hard * np.asarray(hardship, bool)
+         + np.where(settle, params.offer_accept_per_discount * np.asarray(discount, np.float64),
+                    params.offer_accept_per_month_late * months))
+    return _sigmoid(x) * np.where(np.asarray(by_message, bool), params.offer_read_factor, 1.0)
+
+
+def plan_keep_probability(risk: np.ndarray, hardship: np.ndarray, params: SimParams
+                          ) -> np.ndarray:
+    """Chance that a debtor in a hardship plan pays this month's instalment.
+
+    >>> from creditdesk.simulate.params import SimParams
+    >>> plan_keep_probability(np.array([0.0, 0.7]), np.array([False, True]),
+    ...                       SimParams()).round(3).tolist()
+    [0.953, 0.864]
+    """
+    x = (params.plan_keep_logit - params.plan_keep_risk * np.asarray(risk, np.float64)
+         - params.plan_keep_hardship * np.asarray(hardship, bool))
+    return _sigmoid(x)

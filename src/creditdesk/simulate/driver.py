@@ -13,6 +13,10 @@ One business date at a time, exactly the spine of DESIGN.md:
 5. the closed books are read back: new bills and loan instalments trigger each
    borrower's monthly repayment decision.
 
+A strategy with ``offers`` also offers repayment arrangements in step 1; the debtors'
+answers, the arrangements posted through the ledger and the plans kept or broken are
+:mod:`creditdesk.simulate.offers`.
+
 Everything random comes from one seeded generator per date, so a run is a pure
 function of (parameters, seed): the same seed gives the same books.
 """
@@ -25,6 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from creditdesk.collections.features import FEATURES, case_features
@@ -39,6 +44,7 @@ from creditdesk.ledger.params import ledger_params
 from creditdesk.products import default_catalogue
 from creditdesk.products.catalogue import Catalogue
 from creditdesk.simulate import behaviour as bh
+from creditdesk.simulate.offers import TwinOffers
 from creditdesk.simulate.params import SimParams, unemployment_path
 from creditdesk.simulate.population import Population, draw_population
 from creditdesk.simulate.tables import append_sim, create_sim_tables
@@ -117,6 +123,8 @@ class _State:
     commission: np.ndarray        # the placing agency's commission rate
     made_7d: np.ndarray           # (7, customers) contacts made, by day modulo 7
     reached_7d: np.ndarray        # (7, customers) of them, reached the debtor
+    # repayment arrangements offered by the strategy (None: it offers none)
+    offers: TwinOffers | None = None
 
 
 def _state(pop: Population, start: date) -> _State:
@@ -185,6 +193,8 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
     models = None
     if strat.planner.kind == "optimized" and not all(a.explore for a in strat.arms):
         models = CollectModels.load(collect_models or shipped_models())
+    st.offers = TwinOffers.start(strat, pop.traits.get_column("opened").to_list(), cat, seed,
+                                 collect_models)
     create_sim_tables(store)
     load_frames(store, cat, customers=as_text(pop.customers), accounts=as_text(pop.accounts),
                 transactions=as_text(pop.drawdowns.with_columns(
@@ -217,7 +227,7 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
             txns = _payments(st, t, rng, params, run) + _purchases(st, t, rng, params)
             _post(store, cat, d, txns, seed)
             t2 = time.perf_counter()
-            run_eod(store, d, lp)
+            run_eod(store, d, lp, first=start)
             t2b = time.perf_counter()
             _read_back(store, st, t, d, rng, params)
             if behaviour_model is not None:
@@ -259,17 +269,35 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
     props = propose(strat, view)
     if strat.planner.kind == "optimized" and len(props):
         props = _optimize(store, st, t, d, rng, strat, props, models)
+    n_base = len(props)
+    pending = None
+    if st.offers is not None:
+        offer_props, pending = st.offers.plan(
+            store, t, d, ids=st.ids, open_=st.open_, arm=st.arm, bucket=st.bucket, dpd=st.dpd,
+            broken=st.broken, overdue=st.overdue, cust_ids=st.cust_ids,
+            features=lambda rows: _features(st, t, rows))
+        if len(offer_props):
+            props = _concat(props, offer_props)
     if not len(props):
         return
     if t % 4 == 0:
         log.prune(int((d - date(1970, 1, 1)).days) * 86_400_000_000)
+    # offer contacts draw from the offers' own generator: the day's main stream stays
+    # what a strategy without offers draws
+    u_connect = rng.random(n_base)
+    if len(props) > n_base and st.offers is not None:
+        u_connect = np.concatenate([u_connect, st.offers.rng(t).random(len(props) - n_base)])
     allowed, rules, connected, ts_us, skipped = gate(
         props, d, st.cust, st.tz, st.phone, hold_c, st.dpd, log,
-        rng.random(len(props)), np.array(p.rpc_by_hour), p.robot_rpc_factor, strat.templates)
+        u_connect, np.array(p.rpc_by_hour), p.robot_rpc_factor, strat.templates)
     a = props.account
     ch = props.channel
     is_msg = ch <= 1
-    read = allowed & is_msg & (rng.random(len(props)) < p.reminder_read_rate)
+    u_read = rng.random(n_base)
+    is_offer = np.arange(len(props)) >= n_base
+    if st.offers is not None and is_offer.any():
+        u_read = np.concatenate([u_read, st.offers.rng(t).random(len(props) - n_base)])
+    read = allowed & is_msg & (u_read < p.reminder_read_rate)
     reached = np.where(is_msg, read, connected)
     # annoyance of every contact made
     add = np.array([p.annoyance_per_contact[c] for c in CHANNEL_NAMES])[ch] * allowed
@@ -286,10 +314,11 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
     st.pay_day[fa] = np.maximum(st.next_due[fa], t)
     st.inattentive[fa] = False
     # collection contacts that reached the debtor may end in a promise
-    coll = reached & ~props.reminder & (st.promise_day[a] < t)
+    coll = reached & ~props.reminder & ~is_offer & (st.promise_day[a] < t)
     rate = np.array([p.promise_rate[c] for c in CHANNEL_NAMES])[ch]
     hard = st.hardship_until[st.cust[a]] >= t
-    promise = coll & (rng.random(len(props)) < bh.promise_probability(
+    u_promise = np.concatenate([rng.random(n_base), np.ones(len(props) - n_base)])
+    promise = coll & (u_promise < bh.promise_probability(
         rate, st.annoyance[st.cust[a]], hard, p))
     # one promise per account per day (the first that happened)
     pa, first = np.unique(a[promise], return_index=True)
@@ -313,7 +342,8 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         "business_date": [d] * int(keep.sum()),
         "contact_ts": pl.Series(ts_us[keep]).cast(pl.Datetime("us", "UTC")),
         "customer_id": st.cust_ids[a[keep]], "account_id": st.ids[a[keep]],
-        "purpose": np.where(props.reminder[keep], "reminder", "collection"),
+        "purpose": np.where(props.reminder[keep], "reminder",
+                            np.where(is_offer[keep], "offer", "collection")),
         "channel": names[keep], "allowed": allowed[keep],
         "rule": pl.Series([r for r, k in zip(rules, keep, strict=True) if k], dtype=pl.String),
         "outcome": outcome[keep], "promise": promise[keep], "dpd": st.dpd[a[keep]],
@@ -326,18 +356,42 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         "business_date": [d] * len(pa), "account_id": st.ids[pa],
         "channel": names[pidx], "promise_date": [d + timedelta(days=int(x - t)) for x in pdays],
         "amount": st.overdue[pa]}))
+    if st.offers is not None:
+        base = ~is_offer & ~props.reminder
+        st.offers.signals(t, a[base], ch[base], reached[base], hard[base], p)
+        if pending is not None and len(pending.rows):
+            posted = st.offers.answer(
+                store, t, d, pending, allowed=allowed[is_offer], reached=reached[is_offer],
+                channel=ch[is_offer], hardship=st.hardship_until[st.cust] >= t, ids=st.ids,
+                cust_ids=st.cust_ids, arm=st.arm, dpd=st.dpd, bucket=st.bucket, p=p)
+            for rows in posted.values():
+                # the arrears are now in a plan or settled: what was planned for them goes
+                st.pay_kind[rows] = bh.NONE
+                st.pay_day[rows] = -1
+                st.promise_day[rows] = -1
+                st.broken_on[rows] = -1
+
+
+def _features(st: _State, t: int, rows: np.ndarray) -> pd.DataFrame:
+    """The case features of account ``rows`` this morning (what the scores see)."""
+    c = st.cust[rows]
+    return case_features(
+        dpd=st.dpd[rows], days_to_due=st.next_due[rows] - t, total_due=st.total_due[rows],
+        overdue=st.overdue[rows], is_loan=st.is_loan[rows], pd=st.pd[rows],
+        contacts_7d=st.made_7d.sum(axis=0)[c], reached_7d=st.reached_7d.sum(axis=0)[c],
+        promise_pending=st.promise_day[rows] >= t, broken=st.broken[rows])
+
+
+def _concat(a: Proposals, b: Proposals) -> Proposals:
+    return Proposals(*(np.concatenate([getattr(a, f), getattr(b, f)])
+                       for f in a.__dataclass_fields__))
 
 
 def _optimize(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
               strat: Strategy, menu: Proposals, models: CollectModels | None) -> Proposals:
     """The optimized strategy's pick from the menu; every decision logged with its features."""
     accs = np.unique(menu.account)
-    c = st.cust[accs]
-    feats = case_features(
-        dpd=st.dpd[accs], days_to_due=st.next_due[accs] - t, total_due=st.total_due[accs],
-        overdue=st.overdue[accs], is_loan=st.is_loan[accs], pd=st.pd[accs],
-        contacts_7d=st.made_7d.sum(axis=0)[c], reached_7d=st.reached_7d.sum(axis=0)[c],
-        promise_pending=st.promise_day[accs] >= t, broken=st.broken[accs])
+    feats = _features(st, t, accs)
     feats.index = accs
     explore = np.zeros(len(st.ids), bool)
     explore[accs] = np.isin(st.arm[accs], [a.name for a in strat.arms if a.explore])
@@ -400,6 +454,8 @@ def _payments(st: _State, t: int, rng: np.random.Generator, p: SimParams, run: T
                       amount)
     amount = np.where(kind == bh.PARTIAL, np.minimum(st.pay_part, st.overdue),
                       amount)
+    if st.offers is not None:  # hardship-plan instalments, paid on their due dates
+        amount = amount + st.offers.payments(t, st.open_)
     # self-cure: a delinquent account with nothing planned pays its arrears today
     idle = st.open_ & (st.dpd > 0) & (amount == 0) & (st.pay_day < t)
     hard = st.hardship_until[st.cust] >= t
@@ -429,6 +485,8 @@ def _purchases(st: _State, t: int, rng: np.random.Generator, p: SimParams) -> li
     hard = st.hardship_until[st.cust] >= t
     buy = (~st.is_loan & st.open_ & (st.dpd == 0)
            & (rng.random(n) < p.spend_days_per_month / 30.0))
+    if st.offers is not None:  # a line in a hardship plan is frozen until the plan ends
+        buy &= ~st.offers.book.plan_running(t)
     mean = st.spend * 30.0 / p.spend_days_per_month * np.where(hard, p.hardship_spend_factor, 1)
     amt = (mean * rng.lognormal(-p.spend_sigma ** 2 / 2, p.spend_sigma, n)).astype(np.int64)
     room = st.limit - st.principal
@@ -470,6 +528,15 @@ def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generat
     st.revolved[after_due] = interest_on[after_due]
     new = (store.read("instalments", "business_date = ?", [d])
            .filter(pl.col("plan_id").is_not_null()).join(st.idx, on="account_id"))
+    # a hardship plan (plan_id H<txn_id>, ledger.arrangements) is the offers' to track,
+    # not a loan schedule; the rest of a cash loan's schedule is the loan's
+    hardship = pl.col("plan_id").str.starts_with("H")
+    if st.offers is not None:
+        st.offers.closed(~st.open_)
+        st.offers.read_plans(new.filter(hardship), t, d)
+        st.offers.finish(t)
+        st.offers.decide_plans(t, st.risk, st.hardship_until[st.cust] >= t, st.open_, p)
+    new = new.filter(~hardship)
     if new.height:
         li = new.get_column("idx").to_numpy()
         term = new.get_column("term").to_numpy() - 1
@@ -541,6 +608,8 @@ def _decide(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
                                          np.array(p.risk_loading), shift)
     target = bh.draw_next_status(probs, rng).astype(np.int8)
     kind = bh.payment_kind(s, target, st.is_loan[acc])
+    if st.offers is not None:  # a debtor keeping a hardship plan keeps the account current
+        kind = np.where(st.offers.book.in_plan[acc], bh.DUE, kind)
     kind = np.where(idle, bh.NONE, kind)
     early = np.minimum(rng.geometric(1.0 / (1.0 + p.pay_early_days_mean), len(acc)) - 1, 8)
     late = rng.integers(1, p.late_pay_day_max + 1, len(acc))

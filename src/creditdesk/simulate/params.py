@@ -20,7 +20,7 @@ import numpy as np
 
 from creditdesk.errors import BadInputError
 
-__all__ = ["SCENARIOS", "SimParams", "load_params", "unemployment_path"]
+__all__ = ["SCENARIOS", "SEASONED_BOOK", "SimParams", "load_params", "unemployment_path"]
 
 CALIBRATED = Path(__file__).with_name("calibrated.json")
 
@@ -33,6 +33,11 @@ SCENARIOS: dict[str, tuple[float, float]] = {
     "recession": (5.2, 8.2),
     "recovery": (8.2, 5.2),
 }
+
+
+#: ``seasoning_months`` of a seasoned book (``simulate compare``): the accounts there on day 0
+#: were opened 1 to 36 months before the start
+SEASONED_BOOK = (1, 36)
 
 
 def _p(default: Any, source: str) -> Any:
@@ -70,6 +75,14 @@ class SimParams:
                                "time (about 2 % of China's population, plus migration)")
     opening_spread: float = _p(0.5, "assumption: half the book is open on day 0, the other half "
                                "opens evenly over the first half of the horizon (new vintages)")
+    seasoning_months: tuple[int, int] = _p(
+        (0, 0), "assumption: (lo, hi) months: the customers there on day 0 are a seasoned book "
+        "taken over with nothing owed, their revolving line and cash-loan line (Jiebei-like; "
+        "the loan is drawn on day 0) opened uniformly lo..hi months (30 days each) before "
+        "the start. (0, 0), the default: a new book, every account opened in the run. "
+        "`simulate compare` uses SEASONED_BOOK: a lender's book is mostly accounts older "
+        "than a year, and the FFIEC re-ageing rule of the arrangements policy (270 days on "
+        "book) needs accounts that old")
 
     # -- spending -------------------------------------------------------------------------
     spend_days_per_month: float = _p(6.0, "assumption: purchase days a month on a Huabei-like "
@@ -134,6 +147,43 @@ class SimParams:
                                   "that a stronger collection effort adds what the "
                                   "debt_recovery RDD shows at the 1000 threshold")
 
+    # -- repayment arrangements: hardship signals, offers, plans --------------------------
+    hardship_disclosure: dict[str, float] = _p(
+        {"agent": 0.5, "robot": 0.25, "sms": 0.0, "push": 0.0},
+        "assumption: chance that a debtor in a hardship spell, reached by a call, says so "
+        "(an agent asks why; a robot's script asks less well); messages carry no answer")
+    hardship_false_claim: float = _p(0.03, "assumption: chance that a reached debtor who is "
+                                     "not in hardship claims to be (a plan costs nothing)")
+    offer_accept_logit: dict[str, float] = _p(
+        {"hardship_plan": -1.0, "payment_holiday": -1.5, "settlement": -2.5},
+        "assumption: logit of accepting an offer explained on a call, for a debtor not in "
+        "hardship and one month late (27 % for an interest-free plan; settlements need a "
+        "lump sum)")
+    offer_accept_hardship: dict[str, float] = _p(
+        {"hardship_plan": 2.0, "payment_holiday": 2.5, "settlement": -1.0},
+        "assumption: added to the acceptance logit while the debtor is in a hardship spell "
+        "(a plan or a holiday is what they need, 73 %; a lump sum is out of reach); it "
+        "goes when the spell ends, so acceptance falls as the income shock recovers")
+    offer_accept_per_month_late: float = _p(
+        0.3, "assumption: added to the acceptance logit of a plan or holiday per 30 days past "
+        "due beyond the first month (deeper arrears, more pressure to restructure)")
+    offer_accept_per_discount: float = _p(
+        4.0, "assumption: added to a settlement's acceptance logit per unit of the share "
+        "written off (30 % off: +1.2), the discount that makes a lump sum worth finding")
+    offer_read_factor: float = _p(0.5, "assumption: an offer by a message that was read is "
+                                  "accepted this much as often as one explained on a call")
+    plan_keep_logit: float = _p(
+        3.0, "assumption: logit that a debtor in a hardship plan pays the month's instalment "
+        "(95 % for a debtor out of hardship with risk index 0). With the hardship and risk "
+        "terms a typical accepter keeps about 86 % of months in hardship and 93 % after, "
+        "so about half of six-month plans are completed: of the order of the re-default "
+        "of modified loans in the OCC Mortgage Metrics reports (roughly a quarter to over "
+        "half re-default within a year, by vintage and payment reduction)")
+    plan_keep_hardship: float = _p(0.8, "assumption: subtracted from the keep logit while "
+                                   "the debtor is in a hardship spell")
+    plan_keep_risk: float = _p(0.5, "assumption: subtracted from the keep logit per unit of "
+                               "the risk index")
+
     # -- annoyance and complaints --------------------------------------------------------------
     annoyance_decay: float = _p(0.9, "assumption: daily retention of annoyance (half-life "
                                 "about a week)")
@@ -166,10 +216,16 @@ class SimParams:
             raise BadInputError(f"scenario must be one of {', '.join(SCENARIOS)}; got "
                                 f"{self.scenario!r}", field="scenario", value=self.scenario)
         for name in ("loan_share", "far_west_share", "opening_spread", "promise_kept_rate",
-                     "reminder_late_reduction", "reminder_read_rate", "annoyance_decay"):
+                     "reminder_late_reduction", "reminder_read_rate", "annoyance_decay",
+                     "hardship_false_claim", "offer_read_factor"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise BadInputError(f"{name} must be within [0, 1]; got {v}", field=name, value=v)
+        lo, hi = self.seasoning_months
+        if not 0 <= lo <= hi <= 600:
+            raise BadInputError(f"seasoning_months must be (lo, hi) with 0 <= lo <= hi <= 600; "
+                                f"got {self.seasoning_months}", field="seasoning_months",
+                                value=self.seasoning_months)
         if abs(sum(self.tier_mix) - 1.0) > 1e-9:
             raise BadInputError(f"tier_mix must sum to 1; got {self.tier_mix}", field="tier_mix",
                                 value=self.tier_mix)

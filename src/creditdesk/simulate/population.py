@@ -94,7 +94,11 @@ def draw_population(n_customers: int, start: date, days: int, params: SimParams,
     """Draw ``n_customers`` customers, their revolving accounts and some cash loans.
 
     Every customer has a revolving (Huabei-like) account; ``params.loan_share`` of them
-    also take a cash loan on the day they open. Deterministic for a seed.
+    also take a cash loan on the day they open. The customers there on day 0 are a
+    seasoned book taken over with nothing owed: their accounts (the revolving line and
+    the cash-loan line, Jiebei-like, on which the loan is drawn on day 0) were opened
+    ``params.seasoning_months`` before ``start``; the twin's books start at ``start``.
+    Later customers are new. Deterministic for a seed.
 
     >>> from creditdesk.simulate.params import SimParams
     >>> pop = draw_population(50, date(2026, 1, 1), 30, SimParams(), seed=1)
@@ -152,8 +156,6 @@ def draw_population(n_customers: int, start: date, days: int, params: SimParams,
             len(li), np.int64), "timezone": tz[li], "phone": phone[li],
         "daily_rate": _RATES[band_idx],
     })
-    traits = pl.concat([rev, loans]).with_row_index("idx")
-    accounts = traits.select("account_id", "customer_id", "product", "credit_limit", "opened")
     drawdowns = pl.DataFrame({
         "account_id": loans["account_id"], "business_date": loans["opened"],
         "type": ["cash_loan"] * len(li), "amount": principal,
@@ -161,4 +163,16 @@ def draw_population(n_customers: int, start: date, days: int, params: SimParams,
         "method": _METHODS[rng.choice(3, size=len(li), p=_METHOD_SHARES)],
         "daily_rate": loans["daily_rate"],
     })
+    # the customers there on day 0 are a seasoned book: their accounts (the revolving
+    # line and the cash-loan line a loan is drawn on) were opened before the start;
+    # their loans are drawn on day 0. Drawn last, so every other draw of a seed is what
+    # it was before seasoning.
+    s_lo, s_hi = params.seasoning_months
+    book_age = rng.integers(30 * s_lo, 30 * s_hi + 1, n)
+    seasoned = [start - timedelta(days=int(a)) if o == 0 and a > 0 else d
+                for o, a, d in zip(opened_off.tolist(), book_age.tolist(), opened, strict=True)]
+    rev = rev.with_columns(pl.Series("opened", seasoned, dtype=pl.Date))
+    loans = loans.with_columns(pl.Series("opened", [seasoned[i] for i in li], dtype=pl.Date))
+    traits = pl.concat([rev, loans]).with_row_index("idx")
+    accounts = traits.select("account_id", "customer_id", "product", "credit_limit", "opened")
     return Population(customers, accounts, drawdowns, traits)

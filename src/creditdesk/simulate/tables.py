@@ -50,6 +50,18 @@ SIM_TABLES: dict[str, dict[str, Any]] = {
         "business_date": pl.Date, "account_id": pl.String, "product": pl.String,
         "status": pl.Int8, "target": pl.Int8,
     },
+    # repayment arrangements a strategy offered (simulate/offers.py), one row per offer
+    # and date: outcome refused (by the arrangements policy: policy_rule), blocked (the
+    # checker blocked its contact), not_reached, declined, accepted (external_id of the
+    # arrangement loaded through collections.arrangements.offer) or rejected (the policy
+    # refused it when posted)
+    "offers": {
+        "business_date": pl.Date, "account_id": pl.String, "customer_id": pl.String,
+        "strategy": pl.String, "strategy_version": pl.Int32, "arm": pl.String,
+        "rule": pl.String, "kind": pl.String, "terms": pl.Int32, "amount": pl.Int64,
+        "channel": pl.String, "dpd": pl.Int32, "bucket": pl.String, "outcome": pl.String,
+        "policy_rule": pl.String, "reason": pl.String, "external_id": pl.String,
+    },
 }
 
 def create_sim_tables(store: Store) -> None:
