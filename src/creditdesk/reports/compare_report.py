@@ -2,7 +2,9 @@
 
 One self-contained page (plotly.js inlined, works offline): a table of the figures,
 the issue's targets for ``optimized`` checked against ``frequent`` and ``bucket_rules``
-when they were run, and one bar chart per figure with the interval as error bars.
+when they were run, the repayment arrangements each strategy offered (offers made,
+accepted, declined, refused by the policy; plans and settlements in the books), and one
+bar chart per figure with the interval as error bars.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from creditdesk.reports.html import chart_div, html_table, page
 __all__ = ["compare_report_html", "strategy_targets", "write_compare_report"]
 
 TITLE = "creditdesk — collection strategies compared in the digital twin"
-_MONEY = ("cost_to_collect", "net_recovery")
+_MONEY = ("cost_to_collect", "net_recovery", "arrears_restructured", "plan_repaid",
+          "settlement_paid", "settlement_written_off")
+_COUNTS = ("offers_made", "offers_reached", "offers_accepted", "offers_declined",
+           "offers_refused_by_policy", "offers_blocked", "hardship_plans",
+           "plans_back_in_arrears", "settlements")
 
 
 def _mean(result: dict[str, Any], name: str, metric: str) -> float | None:
@@ -65,7 +71,9 @@ def _fmt(metric: str, s: dict[str, Any]) -> str:
     def one(x: float | None) -> str:
         if x is None:
             return "n/a"
-        return f"{x / 100:,.0f}" if metric in _MONEY else f"{x:,.4f}"
+        if metric in _MONEY:
+            return f"{x / 100:,.0f}"
+        return f"{x:,.1f}" if metric in _COUNTS else f"{x:,.4f}"
     lo, hi = s["ci95"]
     return f"{one(s['mean'])} [{one(lo)}, {one(hi)}]"
 
@@ -93,10 +101,14 @@ def _chart(result: dict[str, Any], metric: str) -> str:
 
 def compare_report_html(result: dict[str, Any]) -> str:
     """The report page for a :func:`creditdesk.simulate.compare.compare_strategies` result."""
-    from creditdesk.simulate.compare import METRICS
+    from creditdesk.simulate.compare import METRICS, OFFER_FIGURES
 
     rows = [{"figure": m, **{n: _fmt(m, result["strategies"][n][m])
                              for n in result["strategies"]}} for m in METRICS]
+    offer_rows = [{"figure": m, **{n: _fmt(m, result["strategies"][n][m])
+                                   for n in result["strategies"]
+                                   if m in result["strategies"][n]}}
+                  for m in OFFER_FIGURES]
     targets = [{"target": t["target"],
                 "measured": "n/a" if t["ratio"] is None else f"{t['ratio']:.3f}",
                 "holds": {True: "yes", False: "NO", None: "n/a"}[t["holds"]]}
@@ -109,6 +121,12 @@ def compare_report_html(result: dict[str, Any]) -> str:
                 for n, arms in result.get("arms", {}).items() for a, figs in arms.items()]
     body = (intro + "<h2>Figures</h2>" + html_table(rows, left=("figure",))
             + "<h2>Targets</h2>" + html_table(targets, left=("target",))
+            + "<h2>Repayment arrangements offered</h2><p>Offers made (their contact passed "
+            "the checker), reached, accepted, declined; refused by the arrangements policy "
+            "(no contact made); hardship plans and settlements posted, the arrears "
+            "restructured and what was repaid on the plans by the last date (yuan). The "
+            "recovery rate counts restructured arrears as cleared without a payment.</p>"
+            + html_table(offer_rows, left=("figure",))
             + "<h2>By champion / challenger arm</h2>"
             + html_table(arm_rows, left=("strategy", "arm"))
             + f"<h2>Charts</h2><div class=\"grid\">{charts}</div>")

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from creditdesk.errors import BadInputError
+from creditdesk.simulate.params import SEASONED_BOOK
 
-__all__ = ["METRICS", "arm_figures", "compare_strategies", "run_figures", "summarise"]
+__all__ = ["METRICS", "OFFER_FIGURES", "arm_figures", "compare_strategies", "offer_figures",
+           "run_figures", "summarise"]
 
 #: the figures compared, in report order; True where more is better
 METRICS: dict[str, bool] = {
@@ -38,6 +40,57 @@ METRICS: dict[str, bool] = {
 }
 #: "per 10,000 recovered": per 10,000 of the currency's major unit (10,000 yuan = 1e6 fen)
 PER_10000_MAJOR = 1_000_000
+#: repayment arrangements offered (the twin's ``offers`` table) and what the books show of
+#: them; reported beside the compared figures (definitions in docs/collections.md)
+OFFER_FIGURES = (
+    "offers_made", "offers_reached", "offers_accepted", "offers_declined",
+    "offers_refused_by_policy", "offers_blocked", "offer_acceptance_rate",
+    "hardship_plans", "arrears_restructured", "plan_repaid", "plans_back_in_arrears",
+    "settlements", "settlement_paid", "settlement_written_off",
+)
+
+_OFFERS_SQL = """
+SELECT count(*) FILTER (WHERE outcome IN ('not_reached', 'declined', 'accepted', 'rejected'))
+         ::BIGINT AS offers_made,
+       count(*) FILTER (WHERE outcome IN ('declined', 'accepted', 'rejected'))::BIGINT
+         AS offers_reached,
+       count(*) FILTER (WHERE outcome = 'accepted')::BIGINT AS offers_accepted,
+       count(*) FILTER (WHERE outcome = 'declined')::BIGINT AS offers_declined,
+       count(*) FILTER (WHERE outcome = 'refused')::BIGINT AS offers_refused_by_policy,
+       count(*) FILTER (WHERE outcome = 'blocked')::BIGINT AS offers_blocked
+FROM offers
+"""
+
+_PLANS_SQL = """
+WITH hp AS (SELECT plan_id, account_id, principal, business_date FROM plans
+            WHERE kind = 'hardship'),
+owed AS (
+  SELECT hp.plan_id,
+         coalesce((SELECT sum(s.remaining_principal) FROM plan_state s
+                   WHERE s.plan_id = hp.plan_id AND s.status IN ('active', 'billed_out')), 0)
+         + coalesce((SELECT sum(u.principal + u.interest + u.fee + u.penalty) FROM dues u
+                     WHERE u.plan_id = hp.plan_id), 0) AS owed,
+         coalesce((SELECT max(s.status) FROM plan_state s WHERE s.plan_id = hp.plan_id), '')
+           AS status,
+         EXISTS (SELECT 1 FROM account_day a WHERE a.account_id = hp.account_id
+                 AND a.business_date > hp.business_date AND a.dpd > 0) AS back
+  FROM hp)
+SELECT count(*)::BIGINT AS hardship_plans,
+       coalesce(sum(hp.principal), 0)::BIGINT AS arrears_restructured,
+       coalesce(sum(hp.principal - o.owed) FILTER (WHERE o.status <> 'settled'), 0)::BIGINT
+         AS plan_repaid,
+       count(*) FILTER (WHERE o.back)::BIGINT AS plans_back_in_arrears
+FROM hp JOIN owed o USING (plan_id)
+"""
+
+_SETTLE_SQL = """
+SELECT count(*)::BIGINT AS settlements, coalesce(sum(t.amount), 0)::BIGINT AS settlement_paid,
+       coalesce((SELECT sum(debit) FROM journal WHERE event = 'settlement_discount'
+                 AND ledger_account = 'settlement_discount'), 0)::BIGINT
+         AS settlement_written_off
+FROM transactions t JOIN postings p USING (txn_id)
+WHERE t.type = 'settlement' AND p.status = 'posted'
+"""
 
 _ROLL_SQL = """
 WITH entered AS (  -- the first day of each spell in arrears: DPD 1
@@ -86,7 +139,33 @@ def run_figures(store: Any, commission: int) -> dict[str, float | int | None]:
         # context, not compared
         "delinquent_accounts": delinquent, "arrears_collected": collected, "contacts": made,
         "complaints": complaints,
+        **offer_figures(store),
     }
+
+
+def offer_figures(store: Any) -> dict[str, float | int | None]:
+    """The repayment arrangements of one finished run (:data:`OFFER_FIGURES`).
+
+    From the twin's ``offers`` table: offers made (their contact allowed by the checker),
+    reached, accepted, declined, refused by the arrangements policy (no contact) and
+    blocked by the checker, and the acceptance rate (accepted / reached). From the
+    books: hardship plans posted, the arrears they restructured, ``plan_repaid`` (what
+    was restructured less what is still owed on the plans at the last date: instalments
+    not yet due plus due items unpaid; plans of accounts later settled left out),
+    ``plans_back_in_arrears`` (plans whose account was past due on a later date), and
+    settlements posted, the money paid and the amount written off. The recovery rate
+    counts arrears moved into a plan as cleared without a payment, and plan instalments
+    paid on time as no collection: these figures show what it leaves out.
+    """
+    from creditdesk.simulate.kpis import run_query
+
+    out: dict[str, float | int | None] = {}
+    for sql in (_OFFERS_SQL, _PLANS_SQL, _SETTLE_SQL):
+        row = run_query(store, sql).row(0, named=True)
+        out.update({k: int(v or 0) for k, v in row.items()})
+    out["offer_acceptance_rate"] = _ratio(int(out["offers_accepted"] or 0),
+                                          int(out["offers_reached"] or 0))
+    return {k: out[k] for k in OFFER_FIGURES}
 
 
 def arm_figures(db: Path, strategy: str, commission_by_arm: dict[str, int]
@@ -174,14 +253,20 @@ def compare_strategies(strategies: Sequence[str], *, customers: int, days: int, 
                        first_seed: int = 1, scenario: str = "baseline",
                        start: date = date(2026, 1, 1), behaviour_model: Path | None = None,
                        workdir: Path | None = None,
+                       seasoning_months: tuple[int, int] = SEASONED_BOOK,
                        on_run: Callable[[str, int, int, int], None] | None = None
                        ) -> dict[str, Any]:
     """Run the twin once per strategy and seed; figures per run and their summary.
 
     Returns ``{"strategies": {name: {metric: {"mean", "ci95", "n"}}}, "arms": {name:
     {arm: {metric: ...}}}, "runs": [...], ...}``: every figure also per champion /
-    challenger arm. Each run's store is deleted after its figures are read unless
+    challenger arm; beside the compared :data:`METRICS`, the repayment arrangements'
+    :data:`OFFER_FIGURES`. Each run's store is deleted after its figures are read unless
     ``workdir`` is given (then ``workdir/<strategy>-<seed>.duckdb`` stays for audit).
+    The book is seasoned (``seasoning_months``, default
+    :data:`~creditdesk.simulate.params.SEASONED_BOOK`): the customers there on day 0
+    have accounts 1-36 months old, as in a lender's book, so that the arrangements
+    policy's account-age rule can be met by a strategy that offers hardship plans.
     """
     from creditdesk.risk.refresh import BEHAVIOUR_MODEL
     from creditdesk.simulate.driver import run_twin
@@ -189,7 +274,7 @@ def compare_strategies(strategies: Sequence[str], *, customers: int, days: int, 
     from creditdesk.store import open_store
 
     _check(strategies, customers, days, seeds)
-    params = load_params(scenario=scenario)
+    params = load_params(scenario=scenario, seasoning_months=tuple(seasoning_months))
     model = BEHAVIOUR_MODEL if behaviour_model is None else behaviour_model
     tmp = Path(tempfile.mkdtemp(prefix="creditdesk-compare-")) if workdir is None else workdir
     tmp.mkdir(parents=True, exist_ok=True)
@@ -226,7 +311,9 @@ def compare_strategies(strategies: Sequence[str], *, customers: int, days: int, 
     out["arms"] = {}
     for name in dict.fromkeys(names):
         mine = [r for r in runs if r["strategy"] == name]
-        out["strategies"][name] = {m: summarise([r[m] for r in mine]) for m in METRICS}
+        out["strategies"][name] = {m: summarise([r[m] for r in mine])
+                                   for m in (*METRICS, *OFFER_FIGURES)}
         out["arms"][name] = {arm: {m: summarise([r["arms"][arm][m] for r in mine])
-                                   for m in METRICS} for arm in mine[0]["arms"]}
+                                   for m in (*METRICS, *OFFER_FIGURES)}
+                             for arm in mine[0]["arms"]}
     return out
