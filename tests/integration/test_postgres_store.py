@@ -45,7 +45,7 @@ CLI = [str(Path(sys.executable).with_name("creditdesk"))]
 START, DAYS = date(2026, 1, 1), 60
 LAST = START + timedelta(days=DAYS - 1)
 NEXT = LAST + timedelta(days=1)
-ODD = "中文 a,b \"q\" 'x' ? % %s \\ \t tab\nnew line \\. $1"
+ODD = "中文 a,b \"q\" 'x' ? % %s \\ \t tab\nnew line\r\n \\. \\N $1 t"
 
 
 # --- placeholders -------------------------------------------------------------------
@@ -94,7 +94,8 @@ def _extremes(table: str) -> pl.DataFrame:
     for c, t in TABLES[table].items():
         if isinstance(t, pl.Datetime):
             cols[c] = pl.Series(c, [datetime(2026, 3, 1, 12, 34, 56, 789012, tzinfo=UTC),
-                                    datetime(1900, 1, 1, tzinfo=UTC), None], dtype=t)
+                                    datetime(1900, 1, 1, 0, 0, 0, 500000, tzinfo=UTC), None],
+                                   dtype=t)
         elif c == key:
             cols[c] = pl.Series(c, [0, 2**63 - 1, -(2**63)] if t == pl.Int64
                                 else ["", ODD, "k3"], dtype=t)
