@@ -9,8 +9,10 @@ schema (``search_path``; ``?options=-csearch_path=books`` picks another).
   the unique index on ``transactions.external_id``; ``read`` gives frames cast to the
   schemas of :mod:`creditdesk.ledger.schema`, so end of day runs the same kernel and
   gives the same books (the parity test checks it).
-* Writes of frames go through ``COPY ... FROM STDIN`` in CSV, written by Polars (one
-  round trip per 50,000 rows instead of one per row); money stays BIGINT minor units.
+* Frames are written with ``COPY ... FROM STDIN`` in CSV written by Polars (one round
+  trip per 50,000 rows instead of one per row), and the books' tables are read with
+  ``COPY (...) TO STDOUT`` parsed by Polars; money stays BIGINT minor units. Ad-hoc
+  ``query`` results are fetched as rows and typed from their PostgreSQL column types.
 * The connection runs in autocommit; ``transaction()`` opens a real transaction that
   nested calls join, and any exception rolls it back. Sessions run in UTC, so
   ``TIMESTAMPTZ`` values come back as UTC datetimes.
@@ -202,6 +204,9 @@ class PostgresStore(Store):
             extra["application_name"] = "creditdesk"
         try:
             conn = psycopg.connect(self._dsn, autocommit=True, **extra)
+            # no server-side prepared statements: they break behind a transaction-pooling
+            # pgbouncer and go stale when another worker migrates a table
+            conn.prepare_threshold = None
             # UTC sessions: TIMESTAMPTZ values come back as UTC datetimes on every server
             conn.execute("SET TIME ZONE 'UTC'")
             conn.execute("SET client_min_messages = warning")
