@@ -2,8 +2,9 @@
 
 Not a timed test: run by hand, figures recorded in BENCHMARKS.md ("Web API and console").
 
-    .venv/bin/python benchmarks/bench_web.py [--customers 78000] [--rate 200] [--seconds 30]
-                                             [--case-rate 20] [--json]
+    .venv/bin/python benchmarks/bench_web.py [--store duckdb|postgres] [--customers 78000]
+                                             [--rate 200] [--seconds 30] [--case-rate 5]
+                                             [--only 1,2] [--json]
 
 What it does, in one run:
 
@@ -12,8 +13,12 @@ What it does, in one run:
    on the roster with the agents' queue assigned, synthetic personal data, and two users (a
    risk analyst and a supervisor). Built once and cached under ``bench-work/web/`` (git
    ignores it); each run works on a copy, so the decisions it writes never pile up.
-2. A real server: ``uvicorn`` in a subprocess on a free loopback port, one worker process
-   (a DuckDB file is opened by one process; the app serves requests from a thread pool).
+2. A real server: ``uvicorn`` in a subprocess on a free loopback port. ``--store duckdb``
+   (default): the book's DuckDB file, one worker process (a DuckDB file is opened by one
+   process; the app serves requests from a thread pool). ``--store postgres``: a local
+   PostgreSQL cluster with durable settings (fsync and synchronous commit on), the book
+   copied in once (cached as the cluster's ``book`` database; each run works on a
+   ``CREATE DATABASE ... TEMPLATE book`` copy), and ``--workers`` (default 2) processes.
 3. A bounded open-loop load generator (asyncio, raw HTTP/1.1 over keep-alive connections,
    so the generator costs little CPU next to the server on the same cores): requests are
    *scheduled* at a fixed rate and sent at their time whatever the earlier ones are doing;
@@ -154,6 +159,110 @@ def cached_store(cache: Path, customers: int, days: int) -> tuple[Path, dict[str
     return path, facts
 
 
+class PgCluster:
+    """A local PostgreSQL cluster for the benchmark, durable settings (fsync and synchronous
+    commit on, as in production), its data folder kept under the cache so the copied book
+    is reused. As root it runs as the ``postgres`` system user (PostgreSQL refuses root)."""
+
+    def __init__(self, data: Path) -> None:
+        import glob
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not found:
+            raise RuntimeError("PostgreSQL binaries not found: apt-get install postgresql")
+        self.bin = Path(found[-1]).parent
+        self.data = data
+        self.sock = Path(tempfile.mkdtemp(prefix="bench-web-pg-"))
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.port = 0
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.bin / args[0]), *args[1:]]
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        if check and res.returncode:
+            raise RuntimeError(f"{args[0]} failed: {res.stderr.strip() or res.stdout.strip()}")
+        return res
+
+    def _chown(self, path: Path) -> None:
+        if self.user:
+            import pwd
+
+            pw = pwd.getpwnam(self.user)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def start(self) -> str:
+        """Start the cluster (initdb first when the folder is new); the admin URL."""
+        self._chown(self.sock)
+        if not (self.data / "PG_VERSION").exists():
+            self.data.mkdir(parents=True, exist_ok=True)
+            self._chown(self.data)
+            self._run("initdb", "-D", str(self.data), "--auth=trust", "--username=postgres",
+                      "--encoding=UTF8", "--no-locale")
+        self.port = free_port()
+        opts = (f"-c port={self.port} -c listen_addresses=127.0.0.1 "
+                f"-c unix_socket_directories={self.sock} -c max_connections=300 "
+                "-c shared_buffers=256MB")
+        self._run("pg_ctl", "start", "-w", "-t", "120", "-D", str(self.data), "-l",
+                  str(self.sock / "server.log"), "-o", opts)
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w", check=False)
+        shutil.rmtree(self.sock, ignore_errors=True)
+
+
+def pg_database(admin: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(admin)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
+
+
+def pg_book(cluster: PgCluster, admin: str, source: Path) -> str:
+    """The book database in the cluster, copied from the DuckDB book once."""
+    import psycopg
+
+    from creditdesk.store import open_store
+    from creditdesk.store.copy import copy_store
+
+    with psycopg.connect(admin, autocommit=True) as con:
+        exists = con.execute("SELECT 1 FROM pg_database WHERE datname = 'book'").fetchone()
+        if exists:
+            return pg_database(admin, "book")
+        con.execute("CREATE DATABASE book_building")
+    url = pg_database(admin, "book_building")
+    print("copying the book into PostgreSQL (once) ...", file=sys.stderr)
+    src, dst = open_store(f"duckdb:///{source}"), open_store(url)
+    copy_store(src, dst)
+    src.close()
+    dst.close()
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute("ALTER DATABASE book_building RENAME TO book")
+    return pg_database(admin, "book")
+
+
+def pg_run_database(admin: str, run: str) -> str:
+    """A fresh copy of the book for this run (``CREATE DATABASE ... TEMPLATE book``)."""
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE run_{run} TEMPLATE book")
+    return pg_database(admin, f"run_{run}")
+
+
+def pg_drop(admin: str, url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 # -- the server -----------------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -185,11 +294,27 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not answer /api/health within 120 s")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (and its reaped children) from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(*roots: int) -> float:
+    """User + system CPU seconds of processes and all their descendants (live ones, and
+    the reaped ones their parents counted), from /proc."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), sum(int(v) for v in fields[11:15]))
+    total, todo, seen = 0.0, list(roots), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in stats:
+            continue
+        seen.add(pid)
+        total += stats[pid][1]
+        todo.extend(p for p, (ppid, _) in stats.items() if ppid == pid)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def login(port: int, username: str) -> tuple[str, str]:
@@ -350,7 +475,7 @@ async def _phase(http: Http, requests: Callable[[int], bytes], rate: float, seco
     return latencies, send_lag, statuses, shed
 
 
-def run_phase(name: str, port: int, server_pid: int, requests: Callable[[int], bytes], *,
+def run_phase(name: str, port: int, server_pids: list[int], requests: Callable[[int], bytes], *,
               rate: float, seconds: float, cap: int, expect: int) -> PhaseResult:
     """Warm up, then one measured phase at ``rate`` for ``seconds``."""
     import numpy as np
@@ -359,10 +484,10 @@ def run_phase(name: str, port: int, server_pid: int, requests: Callable[[int], b
         http = Http(port)
         try:
             await _phase(http, requests, rate, WARMUP_S, cap, expect)
-            cpu0 = cpu_seconds(server_pid)
+            cpu0 = cpu_seconds(*server_pids)
             out = await _phase(http, lambda i: requests(i + _MEASURED), rate, seconds, cap,
                                expect)
-            return (*out, cpu_seconds(server_pid) - cpu0)
+            return (*out, cpu_seconds(*server_pids) - cpu0)
         finally:
             http.close()
 
@@ -406,6 +531,27 @@ def decision_bodies(n: int, seed: int, run: str) -> list[bytes]:
     return out
 
 
+def fsync_probe(folder: Path, n: int = 200) -> dict[str, float]:
+    """Milliseconds an ``fsync`` of a 4 KiB append takes on the store's disk: the floor
+    under any durable commit (DuckDB's and PostgreSQL's alike)."""
+    import numpy as np
+
+    path = folder / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    times = []
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            t = time.perf_counter()
+            os.fsync(fd)
+            times.append((time.perf_counter() - t) * 1000)
+            time.sleep(0.005)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {f"p{q}": round(float(np.percentile(times, q)), 2) for q in (50, 95, 99)}
+
+
 def machine() -> dict[str, Any]:
     from machine import cpu_model
 
@@ -425,36 +571,59 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=72)
     ap.add_argument("--rate", type=float, default=200.0, help="decisions per second")
     ap.add_argument("--seconds", type=float, default=30.0)
-    ap.add_argument("--case-rate", type=float, default=20.0, help="case pages per second")
+    ap.add_argument("--case-rate", type=float, default=5.0, help="case pages per second")
     ap.add_argument("--case-seconds", type=float, default=30.0)
     ap.add_argument("--cap", type=int, default=64, help="most requests in flight")
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--store", choices=("duckdb", "postgres"), default="duckdb",
+                    help="duckdb: the book's file, one worker; postgres: a local durable "
+                         "cluster with the book copied in, several workers")
+    ap.add_argument("--workers", type=int, default=0, help="default: 1 (duckdb), 2 (postgres)")
     ap.add_argument("--cache", type=Path, default=ROOT / "bench-work" / "web")
     ap.add_argument("--only", default="", help="comma-separated phase numbers (1-5) to run")
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    workers = args.workers or (1 if args.store == "duckdb" else 2)
+    if args.store == "duckdb" and workers != 1:
+        ap.error("a DuckDB file is opened by one process: --workers 1")
 
     cached, facts = cached_store(args.cache, args.customers, args.days)
+    cluster: PgCluster | None = None
+    admin = ""
+    if args.store == "postgres":
+        cluster = PgCluster(args.cache / f"pg-{args.customers}c-{args.days}d")
+        admin = cluster.start()
+        try:
+            pg_book(cluster, admin, cached)
+        except BaseException:
+            cluster.stop()
+            raise
     if args.build_only:
+        if cluster is not None:
+            cluster.stop()
         print(json.dumps(facts, indent=2))
         return
     from creditdesk.store import open_store
 
+    run = time.strftime("%H%M%S")
     work = Path(tempfile.mkdtemp(prefix="bench-web-", dir=args.cache))
-    path = work / "store.duckdb"
-    shutil.copyfile(cached, path)
-    url = f"duckdb:///{path}"
+    if cluster is None:
+        path = work / "store.duckdb"
+        shutil.copyfile(cached, path)
+        url = f"duckdb:///{path}"
+    else:
+        url = pg_run_database(admin, run)
     store = open_store(url)
     case_ids = [r[0] for r in store.execute("SELECT case_id FROM cases WHERE status = 'open'")]
     store.close()
-    run = time.strftime("%H%M%S")
     warm = round(args.rate * WARMUP_S)
     bodies = decision_bodies(warm + round(args.rate * args.seconds), seed=7, run=run)
     facts_run: dict[str, Any] = {"machine": machine(), "store": facts, "args": {
-        k: str(v) for k, v in vars(args).items()}}
+        k: str(v) for k, v in vars(args).items()}, "backend": args.store, "workers": workers}
+    facts_run["fsync_ms"] = fsync_probe(work)
     port = free_port()
-    proc = start_server(url, port, args.workers)
+    proc = start_server(url, port, workers)
+    server_pids = [proc.pid] + ([cluster.postmaster_pid()] if cluster else [])
     results: list[PhaseResult] = []
     try:
         ana_cookie, ana_csrf = login(port, "ana.lyst")
@@ -488,7 +657,7 @@ def main() -> None:
             if chosen and k not in chosen:
                 continue
             print(f"phase {name}: {rate:g}/s for {seconds:g} s ...", file=sys.stderr)
-            res = run_phase(name, port, proc.pid, make, rate=rate, seconds=seconds,
+            res = run_phase(name, port, server_pids, make, rate=rate, seconds=seconds,
                             cap=args.cap, expect=expect)
             results.append(res)
             print(f"  p50 {res.p50_ms} p95 {res.p95_ms} p99 {res.p99_ms} max {res.max_ms} ms; "
@@ -497,10 +666,16 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    store = open_store(url)
-    written = int(str(store.execute("SELECT count(*) FROM decisions")[0][0]))
-    store.close()
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        store = open_store(url)
+        written = int(str(store.execute("SELECT count(*) FROM decisions")[0][0])) \
+            if store.has_table("decisions") else 0
+        store.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if cluster is not None:
+            pg_drop(admin, url)
+            cluster.stop()
     facts_run["decisions_written"] = written
     usage = resource.getrusage(resource.RUSAGE_SELF)
     facts_run["generator_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
@@ -516,6 +691,8 @@ def print_markdown(facts: dict[str, Any], results: list[PhaseResult]) -> None:
     m, s = facts["machine"], facts["store"]
     print(f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; commit {m['commit']}; "
           f"started {m['started']}.\nLoad: `{m['uptime']}` before, `{m['uptime_after']}` after.")
+    print(f"Backend: {facts['backend']}, {facts['workers']} uvicorn worker(s); server CPU counts "
+          "uvicorn's processes (and PostgreSQL's).")
     print(f"Store: {s['customers']:,} customers, {s['accounts']:,} accounts, "
           f"{s['open_cases']:,} open cases (last closed {s['last_closed']}).\n")
     print("| phase | rate/s | sent | ok | errors | shed | p50 ms | p95 ms | p99 ms | max ms "
@@ -532,6 +709,7 @@ def print_markdown(facts: dict[str, Any], results: list[PhaseResult]) -> None:
         if b is not None and b is not r and b.p99_ms:
             print(f"- {r.name}: p95 {r.p95_ms / b.p95_ms:.1f}x, p99 {r.p99_ms / b.p99_ms:.1f}x "
                   "the health baseline at the same rate")
+    print(f"- fsync of 4 KiB on the store's disk before the run: {facts['fsync_ms']} ms")
     print(f"- decisions written: {facts['decisions_written']:,}; "
           f"generator CPU {facts['generator_cpu_s']} s")
 
