@@ -26,8 +26,8 @@ def _page(limit: int, offset: int) -> None:
     if not 1 <= limit <= 1000:
         raise BadInputError(f"limit must be from 1 to 1000; got {limit}", field="limit",
                             value=limit)
-    if offset < 0:
-        raise BadInputError(f"offset must be 0 or more; got {offset}", field="offset",
+    if not 0 <= offset <= 100_000_000:
+        raise BadInputError(f"offset must be from 0 to 100000000; got {offset}", field="offset",
                             value=offset)
 
 

@@ -56,7 +56,7 @@ class EodIn(BaseModel):
 def accounts(request: Request, user: Annotated[User, Depends(require("view_portfolio"))],
              customer_id: str | None = None,
              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-             offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+             offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> list[dict[str, Any]]:
     """Accounts, optionally of one customer, in id order."""
     store = ctx_of(request).store()
     where, params = ("customer_id = ?", [customer_id]) if customer_id else ("1 = 1", [])

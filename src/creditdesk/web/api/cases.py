@@ -63,7 +63,7 @@ def cases(request: Request, user: CaseUser,
           status: Literal["open", "closed"] | None = "open",
           queue: Literal["reminders", "robot", "agents"] | None = None,
           limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-          offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+          offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> list[dict[str, Any]]:
     """Cases you may see (an agent: their own), largest overdue first."""
     if not (user.can("view_cases_all") or user.can("view_own_cases")):
         return []
