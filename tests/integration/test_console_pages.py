@@ -363,10 +363,11 @@ def test_the_audit_log_and_users_pages_by_role(book: WebBook) -> None:
         assert c.get("/users").status_code == 200 and c.get("/audit").status_code == 403
 
 
-def test_portfolio_figures_are_the_same_on_postgresql(book: WebBook, pg_url: str) -> None:
+def test_portfolio_figures_are_the_same_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     from creditdesk.reports.portfolio import portfolio
 
-    duck = open_store(book.url)
+    fresh = build_web_book(f"duckdb:///{tmp_path / 'fresh.duckdb'}")  # untouched by the tests
+    duck = open_store(fresh.url)
     try:
         expected = portfolio(duck)
     finally:
