@@ -25,7 +25,7 @@ import pytest
 
 from book_rows import ACCT, CUST, TXNS, text
 from creditdesk.collections.case_view import case_detail
-from creditdesk.collections.planning import plan_date
+from creditdesk.collections.planning import plan_date, read_snapshot
 from creditdesk.collections.promises import promise_status
 from creditdesk.errors import ClosedDateError, NotFoundError, StoreError
 from creditdesk.ledger.account import account_view
@@ -363,8 +363,27 @@ def test_collect_plan_on_postgres_gives_the_duckdb_plan_and_cases(
     # them identically) and the twin's contacts, promises and complaints
     duck, pg = _copy(twin_book, tmp_path), open_store(pg_url)
     copy_store(duck, pg)
+    # behaviour scores of two month ends (the latest up to the last date counts): a high
+    # PD flags a current account for a pre-due reminder
+    ids = duck.read("accounts").get_column("account_id").sort()
+    scores = pl.concat([pl.DataFrame({
+        "as_of": [when] * len(ids), "account_id": ids,
+        "pd": [((i * 37 + k) % 100) / 400 for i in range(len(ids))],
+        "score": [600] * len(ids), "band": ["B"] * len(ids)},
+        schema={"as_of": pl.Date, "account_id": pl.String, "pd": pl.Float64,
+                "score": pl.Int32, "band": pl.String})
+        for k, when in enumerate((date(2026, 1, 31), LAST))])
+    for store in (duck, pg):
+        store.ensure_tables({"behaviour_scores": dict(scores.schema)},
+                            keys={"behaviour_scores": ("as_of", "account_id")})
+        store.insert("behaviour_scores", scores)
     assert promise_status(pg, LAST).sort(pl.all()).equals(
         promise_status(duck, LAST).sort(pl.all()))
+    snap = read_snapshot(pg, LAST, NEXT)
+    assert snap.equals(read_snapshot(duck, LAST, NEXT).cast(snap.schema))  # type: ignore[arg-type]
+    latest = scores.filter(pl.col("as_of") == LAST).select("account_id", "pd")
+    assert snap.select("account_id", "pd").join(latest, on="account_id").filter(
+        pl.col("pd") == pl.col("pd_right")).height == snap.height  # the latest month's
     for strategy in ("bucket_rules", "optimized"):
         r_duck, r_pg = plan_date(duck, NEXT, strategy=strategy), plan_date(pg, NEXT,
                                                                             strategy=strategy)

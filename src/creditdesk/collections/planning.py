@@ -135,7 +135,7 @@ def _histories(store: Any, d: date, customers: set[str], index: dict[str, int]
 
 
 def _customer_set(store: Any, sql: str, params: list[Any]) -> set[str]:
-    return {str(r[0]) for r in store.execute(sql, params)}
+    return {r[0] for r in store.execute(sql, params)}
 
 
 def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_rules",
