@@ -104,8 +104,12 @@ def bucket_mix_figure(p: Portfolio, measure: str = "balance") -> str:
              else "Bucket mix by number of accounts")
     # one evenly spaced bar per sampled date (the dates are month ends, not a daily axis)
     return _figure(data, _layout(title, barmode="stack", bargap=0.25,
-                                 xaxis={"type": "category"},
-                                 yaxis={"tickformat": ".0%", "range": [0, 1]}))
+                                 xaxis={"type": "category", "tickangle": -40,
+                                        "automargin": True},
+                                 yaxis={"tickformat": ".0%", "range": [0, 1]},
+                                 legend={"orientation": "v", "x": 1.02, "y": 1,
+                                         "traceorder": "reversed",
+                                         "title": {"text": "bucket"}}))
 
 
 def roll_figure(p: Portfolio) -> str:
