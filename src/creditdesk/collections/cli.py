@@ -55,7 +55,7 @@ def plan_cmd(
     doc = {"business_date": r.business_date.isoformat(), "strategy": r.strategy,
            "strategy_version": r.strategy_version, "open_cases": r.open_cases,
            "planned": r.planned, "blocked": r.blocked, "by_channel": r.by_channel,
-           "planner": r.planner}
+           "planner": r.planner, "assignment": r.assignment}
     if json_out:
         print_json(doc)
         return
@@ -65,6 +65,10 @@ def plan_cmd(
     t.add_row(str(r.open_cases), str(r.planned), str(r.blocked),
               *[str(v) for v in r.by_channel.values()])
     out_console.print(t)
+    if r.assignment.get("assigned") or r.assignment.get("kept"):
+        a = r.assignment
+        out_console.print(f"collectors: {a['assigned']} cases assigned, {a['kept']} kept, "
+                          f"{a['unassigned']} waiting for capacity")
     if r.planner:
         out_console.print(f"planner: objective {r.planner['objective']:,.0f}, LP bound "
                           f"{r.planner['bound']:,.0f}, gap {r.planner['gap']:.4%}")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from creditdesk.collections.assignment import assign_cases
 from creditdesk.collections.cases import CASES, empty_cases, update_cases
 from creditdesk.collections.features import case_features
 from creditdesk.collections.gate import ContactLog, gate, render
@@ -63,6 +64,8 @@ class PlanResult:
     blocked: int
     by_channel: dict[str, int]
     planner: dict[str, Any] = field(default_factory=dict)
+    #: collectors' assignment counts (:func:`~creditdesk.collections.assignment.assign_cases`)
+    assignment: dict[str, int] = field(default_factory=dict)
 
 
 def _sql_snapshot() -> str:
@@ -164,6 +167,9 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
     held = (_customer_set(store, "SELECT DISTINCT customer_id FROM complaints WHERE "
                                "business_date > ?", [last - timedelta(days=_HOLD_DAYS)])
             if table_exists(store, "complaints") else set())
+    if table_exists(store, "holds"):  # disputes and hardship reviews set in the workbench
+        held |= _customer_set(store, "SELECT DISTINCT customer_id FROM holds "
+                                     "WHERE released_at IS NULL", [])
     hold = np.array([c in held for c in cust_ids.tolist()], bool)
     flagged = (pd >= FLAG_PD) | (dpd > 0)
     broken = np.zeros(n, np.int64)
@@ -199,9 +205,10 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
         append_rows(store, "contact_plan", rows)
     made = rows.filter(pl.col("status") == "planned")
     by_ch = {c: int(made.filter(pl.col("channel") == c).height) for c in CHANNELS}
+    assigned = assign_cases(store, d)  # the agents' queue to collectors, after the cases moved
     return PlanResult(d, strat.name, strat.version,
                       int(cases.filter(pl.col("status") == "open").height), made.height,
-                      rows.height - made.height, by_ch, planner)
+                      rows.height - made.height, by_ch, planner, dict(assigned))
 
 
 def _open_cases(store: Any) -> pl.DataFrame:

@@ -173,25 +173,6 @@ def cases_page(request: Request, session: Annotated[Session, Depends(current_ses
 
 # --------------------------------------------------------------------------- the case page
 
-def _promises(store: Store, judged: list[dict[str, Any]], account_id: str,
-              after: date | None) -> list[dict[str, Any]]:
-    """The case's promises: those judged against the books, then the ones made on the open
-    business date (after the last closed date), which are ``open`` until judged."""
-    out = list(judged)
-    if after is None or not store.has_table("promises"):
-        return out
-    seen = {(str(p.get("business_date")), str(p.get("promise_date")), p.get("amount"))
-            for p in out}
-    got = store.query("SELECT business_date, channel, promise_date, amount FROM promises "
-                      "WHERE account_id = ? AND business_date > ? ORDER BY promise_date",
-                      [account_id, after])
-    for r in got.to_dicts():
-        row = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items()}
-        if (row["business_date"], row["promise_date"], row["amount"]) not in seen:
-            out.append({**row, "paid": 0, "status": "open"})
-    return out
-
-
 def _case_context(request: Request, session: Session, case_id: str) -> dict[str, Any]:
     ctx = ctx_of(request)
     store = ctx.store()
@@ -203,7 +184,7 @@ def _case_context(request: Request, session: Session, case_id: str) -> dict[str,
     answer = may_contact(store, case_id, "agent", at=now, profile=ctx.config.profile)
     last = store.last_closed()
     account = cf["account"]
-    promises = _promises(store, list(cf.get("promises") or []), case["account_id"], last)
+    promises = list(cf.get("promises") or [])  # those of the open date come as open
     contacts = sorted(cf.get("contacts") or [], key=lambda c: str(c.get("contact_ts")),
                       reverse=True)
     txns = list(reversed(account.get("transactions") or []))
