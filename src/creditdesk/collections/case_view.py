@@ -61,7 +61,7 @@ def case_detail(store: Any, case_id: str) -> dict[str, Any]:
         if today.height:
             made = pl.concat([made, today.with_columns(
                 pl.lit(0, pl.Int64).alias("paid"), pl.lit("open").alias("status"))
-                .select(made.columns).cast(made.schema)])  # type: ignore[arg-type]
+                .select(made.columns).cast(made.schema)])
         out["promises"] = _rows(made.filter(pl.col("business_date").is_between(
             pl.lit(since).str.to_date(), pl.lit(until).str.to_date())))
     else:
