@@ -23,7 +23,7 @@ from creditdesk.collections.cases import CASE_EVENTS, CASES
 from creditdesk.errors import StoreError
 from creditdesk.store.base import Store
 
-__all__ = ["CONTACT_PLAN", "append_rows", "create_collections_tables", "create_tables", "duck",
+__all__ = ["CONTACT_PLAN", "append_rows", "create_collections_tables", "create_tables",
            "sql_store", "table_exists"]
 
 _TS = pl.Datetime("us", "UTC")
@@ -50,17 +50,6 @@ def sql_store(store: Any, who: str = "collections planning") -> Store:
         raise StoreError(f"{who} needs a duckdb:// or postgresql:// store; "
                          f"got {type(store).__name__}")
     return store
-
-
-def duck(store: Any, who: str = "collections planning") -> Any:
-    """The store's DuckDB connection, for DuckDB-only work (the twin's bulk statistics).
-
-    The collections tables themselves go through :func:`sql_store`, on any SQL store.
-    """
-    con = getattr(store, "con", None)
-    if con is None:
-        raise StoreError(f"{who} needs a DuckDB store; got {type(store).__name__}")
-    return con
 
 
 def create_tables(store: Any, tables: dict[str, dict[str, Any]],
