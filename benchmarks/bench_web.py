@@ -231,6 +231,9 @@ def pg_book(cluster: PgCluster, admin: str, source: Path) -> str:
     from creditdesk.store.copy import copy_store
 
     with psycopg.connect(admin, autocommit=True) as con:
+        for (name,) in con.execute("SELECT datname FROM pg_database WHERE datname LIKE "
+                                   "'run\\_%' OR datname = 'book_building'").fetchall():
+            con.execute(f"DROP DATABASE {name} WITH (FORCE)")  # left by an interrupted run
         exists = con.execute("SELECT 1 FROM pg_database WHERE datname = 'book'").fetchone()
         if exists:
             return pg_database(admin, "book")
@@ -277,7 +280,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
            "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--no-access-log",
            "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 120
     import httpx
 
@@ -292,6 +295,22 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         time.sleep(0.3)
     proc.terminate()
     raise RuntimeError("the server did not answer /api/health within 120 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server and its workers (its own process group): TERM, then KILL."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def cpu_seconds(*roots: int) -> float:
@@ -598,26 +617,64 @@ def main() -> None:
         except BaseException:
             cluster.stop()
             raise
-    if args.build_only:
+    try:
+        if args.build_only:
+            print(json.dumps(facts, indent=2))
+            return
+        work = Path(tempfile.mkdtemp(prefix="bench-web-", dir=args.cache))
+        try:
+            facts_run, results = run(args, cached, facts, work, cluster, admin, workers)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
         if cluster is not None:
             cluster.stop()
-        print(json.dumps(facts, indent=2))
+    if args.json:
+        print(json.dumps({**facts_run, "phases": [asdict(r) for r in results]}, indent=2))
         return
+    print_markdown(facts_run, results)
+
+
+def run(args: argparse.Namespace, cached: Path, facts: dict[str, Any], work: Path,
+        cluster: PgCluster | None, admin: str, workers: int
+        ) -> tuple[dict[str, Any], list[PhaseResult]]:
+    """One run on a fresh copy of the book: the server, the phases, the facts."""
     from creditdesk.store import open_store
 
-    run = time.strftime("%H%M%S")
-    work = Path(tempfile.mkdtemp(prefix="bench-web-", dir=args.cache))
+    run_id = time.strftime("%H%M%S")
     if cluster is None:
         path = work / "store.duckdb"
         shutil.copyfile(cached, path)
         url = f"duckdb:///{path}"
     else:
-        url = pg_run_database(admin, run)
+        url = pg_run_database(admin, run_id)
+    try:
+        facts_run, results = _serve_and_measure(args, url, facts, work, cluster, workers,
+                                                run_id)
+        store = open_store(url)
+        facts_run["decisions_written"] = int(str(store.execute(
+            "SELECT count(*) FROM decisions")[0][0])) if store.has_table("decisions") else 0
+        store.close()
+    finally:
+        if cluster is not None:
+            pg_drop(admin, url)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    facts_run["generator_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
+    facts_run["machine"]["uptime_after"] = subprocess.run(
+        ["uptime"], capture_output=True, text=True).stdout.strip()
+    return facts_run, results
+
+
+def _serve_and_measure(args: argparse.Namespace, url: str, facts: dict[str, Any], work: Path,
+                       cluster: PgCluster | None, workers: int, run_id: str
+                       ) -> tuple[dict[str, Any], list[PhaseResult]]:
+    from creditdesk.store import open_store
+
     store = open_store(url)
     case_ids = [r[0] for r in store.execute("SELECT case_id FROM cases WHERE status = 'open'")]
     store.close()
     warm = round(args.rate * WARMUP_S)
-    bodies = decision_bodies(warm + round(args.rate * args.seconds), seed=7, run=run)
+    bodies = decision_bodies(warm + round(args.rate * args.seconds), seed=7, run=run_id)
     facts_run: dict[str, Any] = {"machine": machine(), "store": facts, "args": {
         k: str(v) for k, v in vars(args).items()}, "backend": args.store, "workers": workers}
     facts_run["fsync_ms"] = fsync_probe(work)
@@ -664,27 +721,8 @@ def main() -> None:
                   f"ok {res.ok} errors {res.errors} shed {res.shed} {res.statuses}",
                   file=sys.stderr)
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-    try:
-        store = open_store(url)
-        written = int(str(store.execute("SELECT count(*) FROM decisions")[0][0])) \
-            if store.has_table("decisions") else 0
-        store.close()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if cluster is not None:
-            pg_drop(admin, url)
-            cluster.stop()
-    facts_run["decisions_written"] = written
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    facts_run["generator_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
-    facts_run["machine"]["uptime_after"] = subprocess.run(
-        ["uptime"], capture_output=True, text=True).stdout.strip()
-    if args.json:
-        print(json.dumps({**facts_run, "phases": [asdict(r) for r in results]}, indent=2))
-        return
-    print_markdown(facts_run, results)
+        stop_server(proc)
+    return facts_run, results
 
 
 def print_markdown(facts: dict[str, Any], results: list[PhaseResult]) -> None:
