@@ -308,7 +308,8 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
     np.add.at(st.annoyance, st.cust[a], add)
     # reminders read: a share of inattentive late payers pay on time after all
     conv_p = p.reminder_late_reduction / max(p.reminder_read_rate, 1e-9)
-    fix = props.reminder & read & st.inattentive[a] & (rng.random(len(props)) < conv_p)
+    u_fix = np.concatenate([rng.random(n_base), np.ones(len(props) - n_base)])
+    fix = props.reminder & read & st.inattentive[a] & (u_fix < conv_p)
     fa = a[fix]
     st.pay_kind[fa] = bh.DUE
     st.pay_day[fa] = np.maximum(st.next_due[fa], t)
