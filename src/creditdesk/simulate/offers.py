@@ -9,8 +9,9 @@ arrangements policy). Here, each business date, in the daily cycle
    (``hardship_disclosure`` by channel; a few who are not claim it): the
    ``hardship_signal_days`` condition of an offer rule reads it;
 2. **offers** — the rules are matched on yesterday's books; the cases that match are
-   judged by the policy on the exact state ``creditdesk collect offer`` would read
-   (account day, past-due items and arrangements of the last closed date); each offer
+   judged by the policy on the state ``creditdesk collect offer`` would read (the
+   account day and the past-due items of the last closed date, from the kept end-of-day
+   state; the arrangements the twin loaded, the only ones in its books); each offer
    the policy allows becomes a contact (the rule's channel and time) that passes the
    compliance checker with the day's other contacts;
 3. **answers** — a debtor the offer reached accepts or declines
