@@ -38,7 +38,7 @@ COLLECTORS: dict[str, Any] = {"agent_id": pl.String, "display_name": pl.String,
                               "capacity": pl.Int32, "active": pl.Boolean}
 ASSIGNMENTS: dict[str, Any] = {"case_id": pl.String, "agent_id": pl.String,
                                "assigned_on": pl.Date, "assigned_by": pl.String}
-_KEYS = {"collectors": ("agent_id",), "case_assignments": ("case_id",)}
+_KEYS: dict[str, tuple[str, ...]] = {"collectors": ("agent_id",), "case_assignments": ("case_id",)}
 #: the queue whose cases in-house collectors work
 AGENT_QUEUE = "agents"
 

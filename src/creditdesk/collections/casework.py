@@ -188,8 +188,8 @@ def may_contact(store: Store, case_id: str, channel: str, *, at: datetime | None
     cust = _customer(store, case["customer_id"])
     holds = active_holds(store, case["customer_id"], at)
     consents = [m for m in ("voice", "sms", "push", "email") if cust.get(f"consent_{m}")]
-    who = CustomerState(cust["timezone"], holds=sorted({h["hold"] for h in holds}),
-                        consents=consents)
+    who = CustomerState(cust["timezone"], holds=frozenset(h["hold"] for h in holds),
+                        consents=frozenset(consents))
     number = _phone(store, case["customer_id"])
     cch = _CHECKER_CHANNEL[channel]
     proposed = ProposedContact(at, cch, party=party,

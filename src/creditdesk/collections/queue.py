@@ -67,7 +67,8 @@ def list_cases(store: Store, *, agent: str | None = None, status: str | None = "
     has_assign = store.has_table("case_assignments")
     join = ("LEFT JOIN case_assignments a ON a.case_id = c.case_id" if has_assign else "")
     who = "a.agent_id" if has_assign else "NULL"
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if agent is not None:
         if not has_assign:
             return []
