@@ -13,7 +13,7 @@ import polars as pl
 
 from creditdesk.errors import StoreError
 
-__all__ = ["ADDED_COLUMNS", "MIGRATIONS", "Store", "parse_url"]
+__all__ = ["ADDED_COLUMNS", "BOOK_KEYS", "MIGRATIONS", "Store", "migration_sql", "parse_url"]
 
 #: versioned schema migrations: (version, description). Each store applies the
 #: ones it has not recorded, in order, inside one transaction.
@@ -27,6 +27,34 @@ ADDED_COLUMNS: dict[int, list[tuple[str, str]]] = {
     2: [("plan_state", "schedule_date"), ("account_day", "holiday_until"),
         ("account_day", "holiday_months")],
 }
+
+
+#: primary keys of the books' tables (every SQL engine)
+BOOK_KEYS = {"customers": "customer_id", "accounts": "account_id", "transactions": "txn_id",
+             "plans": "plan_id"}
+
+
+def migration_sql(version: int, dialect: str) -> list[str]:
+    """The statements of one schema migration for a SQL engine ("duckdb" or "postgres").
+
+    Version 1 creates the books' tables (with their keys and the unique external id);
+    a later version adds the columns :data:`ADDED_COLUMNS` lists, appended last, where
+    the schema module lists them. One list, so DuckDB and PostgreSQL cannot drift.
+    """
+    from creditdesk.ledger.schema import TABLES
+    from creditdesk.store.sqltypes import create_table_sql, sql_type
+
+    out = []
+    if version == 1:
+        for name, schema in TABLES.items():
+            key = BOOK_KEYS.get(name)
+            out.append(create_table_sql(name, schema, dialect, (key,) if key else None))
+        out.append("CREATE UNIQUE INDEX IF NOT EXISTS transactions_external_id "
+                   "ON transactions (external_id)")
+    out += [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} "
+            f"{sql_type(TABLES[table][col], dialect)}"
+            for table, col in ADDED_COLUMNS.get(version, [])]
+    return out
 
 
 def parse_url(url: str) -> tuple[str, str]:

@@ -29,7 +29,7 @@ import polars as pl
 
 from creditdesk.errors import StoreError
 from creditdesk.ledger.schema import TABLES
-from creditdesk.store.base import ADDED_COLUMNS, MIGRATIONS, Store
+from creditdesk.store.base import MIGRATIONS, Store, migration_sql
 from creditdesk.store.sqltypes import create_table_sql
 
 __all__ = ["ROW_GROUP_SIZE", "DuckDBStore"]
@@ -60,17 +60,6 @@ class _Instance:
 
 _INSTANCES: dict[Path, _Instance] = {}
 
-_SQL_TYPES = {
-    pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.String: "VARCHAR", pl.Date: "DATE",
-    pl.Boolean: "BOOLEAN",
-}
-
-_KEYS = {
-    "customers": "customer_id", "accounts": "account_id", "transactions": "txn_id",
-    "plans": "plan_id",
-}
-
-
 #: state tables rewritten incrementally, by their unique key (see ``replace_state``)
 _STATE_KEYS = {"plan_state": "plan_id"}
 
@@ -80,15 +69,6 @@ _WRITES_KEPT = re.compile(
     r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE|DROP\s+TABLE|ALTER\s+TABLE|"
     r"CREATE\s+(OR\s+REPLACE\s+)?TABLE)\s+(IF\s+(NOT\s+)?EXISTS\s+)?(main\.)?("
     + "|".join((*_KEPT_TABLES, "closed_dates")) + r")\b", re.IGNORECASE)
-
-
-def _sql_type(dtype: object) -> str:
-    if isinstance(dtype, pl.Datetime):
-        return "TIMESTAMPTZ"
-    for k, v in _SQL_TYPES.items():
-        if dtype == k:
-            return v
-    raise AssertionError(dtype)
 
 
 class DuckDBStore(Store):
@@ -127,18 +107,8 @@ class DuckDBStore(Store):
             if version in done:
                 continue
             with self.transaction():
-                if version == 1:
-                    for name, schema in TABLES.items():
-                        cols = ", ".join(f"{c} {_sql_type(t)}" for c, t in schema.items())
-                        key = _KEYS.get(name)
-                        pk = f", PRIMARY KEY ({key})" if key else ""
-                        self._exec(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{pk})")
-                    self._exec("CREATE UNIQUE INDEX IF NOT EXISTS transactions_external_id "
-                               "ON transactions (external_id)")
-                for table, col in ADDED_COLUMNS.get(version, []):
-                    # appended last, where the schema module lists it
-                    self._exec(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} "
-                               f"{_sql_type(TABLES[table][col])}")
+                for sql in migration_sql(version, "duckdb"):
+                    self._exec(sql)
                 self._exec("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                                  [version, description, datetime.now(UTC)])
 

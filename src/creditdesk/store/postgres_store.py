@@ -43,16 +43,11 @@ from psycopg.conninfo import conninfo_to_dict
 
 from creditdesk.errors import StoreError
 from creditdesk.ledger.schema import TABLES
-from creditdesk.store.base import ADDED_COLUMNS, MIGRATIONS, Store
-from creditdesk.store.sqltypes import create_table_sql, sql_type
+from creditdesk.store.base import MIGRATIONS, Store, migration_sql
+from creditdesk.store.sqltypes import create_table_sql
 
 __all__ = ["PostgresStore", "redact_url", "to_psycopg"]
 
-#: primary keys of the books' tables, as on DuckDB
-_KEYS = {
-    "customers": "customer_id", "accounts": "account_id", "transactions": "txn_id",
-    "plans": "plan_id",
-}
 #: advisory lock keys (per database): one migration or table creation at a time, so
 #: workers opening stores together do not race on ``CREATE TABLE IF NOT EXISTS``
 _MIGRATE_LOCK = 0x63726564_00000001
@@ -265,18 +260,8 @@ class PostgresStore(Store):
             for version, description in MIGRATIONS:
                 if version in done:
                     continue
-                if version == 1:
-                    for name, schema in TABLES.items():
-                        cols = ", ".join(f"{c} {sql_type(t, 'postgres')}"
-                                         for c, t in schema.items())
-                        key = _KEYS.get(name)
-                        pk = f", PRIMARY KEY ({key})" if key else ""
-                        self._run(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{pk})")
-                    self._run("CREATE UNIQUE INDEX IF NOT EXISTS transactions_external_id "
-                              "ON transactions (external_id)")
-                for table, col in ADDED_COLUMNS.get(version, []):
-                    self._run(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} "
-                              f"{sql_type(TABLES[table][col], 'postgres')}")
+                for sql in migration_sql(version, "postgres"):
+                    self._run(sql)
                 self._run("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                           [version, description, datetime.now(UTC)])
 
