@@ -55,7 +55,7 @@ def plan_cmd(
     doc = {"business_date": r.business_date.isoformat(), "strategy": r.strategy,
            "strategy_version": r.strategy_version, "open_cases": r.open_cases,
            "planned": r.planned, "blocked": r.blocked, "by_channel": r.by_channel,
-           "planner": r.planner, "assignment": r.assignment}
+           "planner": r.planner, "assignment": r.assignment, "offers": r.offers}
     if json_out:
         print_json(doc)
         return

@@ -9,7 +9,10 @@ with each debtor's last week of contacts (:mod:`~creditdesk.collections.gate`: p
 calls count as answered, the conservative reading of every cap), and writes
 ``contact_plan``: ``planned`` rows, ``blocked`` ones with the blocking rule, and
 ``if_unreached`` retries (made only if the earlier call did not reach the debtor, and
-checked again then). Planning a date again replaces that date's plan.
+checked again then). A strategy with ``offers`` also plans the arrangements its rules and
+the policy allow (:mod:`~creditdesk.collections.plan_offers`): ``purpose = 'offer'``
+contacts gated with the others, nothing posted. Planning a date again replaces that
+date's plan.
 
 Every read and write goes through the store's portable methods in SQL both DuckDB and
 PostgreSQL run (``?`` parameters, no engine-only functions), so ``collect plan`` gives
@@ -32,6 +35,7 @@ from creditdesk.collections.cases import CASES, empty_cases, update_cases
 from creditdesk.collections.features import case_features
 from creditdesk.collections.gate import ContactLog, gate, render
 from creditdesk.collections.optimize import CollectModels, choose, shipped_models
+from creditdesk.collections.plan_offers import PlannedOffers, offer_log, plan_offers
 from creditdesk.collections.proposals import BookView, Proposals, placements, propose
 from creditdesk.collections.strategy import CHANNELS, Strategy, arm_of, load_strategy
 from creditdesk.collections.tables import (
@@ -66,6 +70,8 @@ class PlanResult:
     planner: dict[str, Any] = field(default_factory=dict)
     #: collectors' assignment counts (:func:`~creditdesk.collections.assignment.assign_cases`)
     assignment: dict[str, int] = field(default_factory=dict)
+    #: arrangement offers planned (``purpose = 'offer'``, allowed by the checker)
+    offers: int = 0
 
 
 def _sql_snapshot() -> str:
@@ -199,16 +205,31 @@ def plan_date(store: Any, d: date, *, strategy: str | Path | Strategy = "bucket_
     value = np.full(len(props), np.nan)
     if strat.planner.kind == "optimized" and len(props):
         props, value, planner = _optimized(store, strat, props, snap, view, pending, d, models)
-    rows = _gate_and_rows(props, value, strat, prof, store, d, snap, arms, cases)
+    po: PlannedOffers | None = None
+    bucket = snap.get_column("bucket").fill_null("").to_numpy().astype(str)
+    if strat.offers is not None:
+        po = plan_offers(
+            store, strat, d, ids=ids, cust_ids=cust_ids, live=open_ & ~hold, arm=arms,
+            bucket=bucket, dpd=dpd, broken=broken,
+            past_due=snap.get_column("overdue_amount").fill_null(0).to_numpy(),
+            features=lambda rows: _features(store, snap, view, pending, d, rows),
+            models=models)
+        props = Proposals(*(np.concatenate([getattr(props, f), getattr(po.props, f)])
+                            for f in props.__dataclass_fields__))
+        value = np.concatenate([value, np.full(len(po), np.nan)])
+    rows = _gate_and_rows(props, value, strat, prof, store, d, snap, arms, cases, po)
     with store.transaction(business_date=d):
         store.execute("DELETE FROM contact_plan WHERE business_date = ?", [d])
         append_rows(store, "contact_plan", rows)
+        offer_log(store, strat, d, po, rows, ids=ids, cust_ids=cust_ids, arm=arms, dpd=dpd,
+                  bucket=bucket)
     made = rows.filter(pl.col("status") == "planned")
     by_ch = {c: int(made.filter(pl.col("channel") == c).height) for c in CHANNELS}
     assigned = assign_cases(store, d)  # the agents' queue to collectors, after the cases moved
     return PlanResult(d, strat.name, strat.version,
                       int(cases.filter(pl.col("status") == "open").height), made.height,
-                      rows.height - made.height, by_ch, planner, dict(assigned))
+                      rows.height - made.height, by_ch, planner, dict(assigned),
+                      made.filter(pl.col("purpose") == "offer").height)
 
 
 def _open_cases(store: Any) -> pl.DataFrame:
@@ -245,10 +266,10 @@ def _bring_cases_up(store: Any, snap: pl.DataFrame, view: BookView, strat: Strat
     return _open_cases(store)
 
 
-def _optimized(store: Any, strat: Strategy, menu: Proposals, snap: pl.DataFrame, view: BookView,
-               pending: np.ndarray, d: date, models: Path | None
-               ) -> tuple[Proposals, np.ndarray, dict[str, Any]]:
-    accs = np.unique(menu.account)
+def _features(store: Any, snap: pl.DataFrame, view: BookView, pending: np.ndarray, d: date,
+              accs: np.ndarray) -> Any:
+    """The case features of account rows ``accs`` (index: the rows), the last week's
+    contacts read from ``contacts``."""
     cust = snap.get_column("customer_id").to_numpy()
     made7 = np.zeros(len(accs))
     reach7 = np.zeros(len(accs))
@@ -268,6 +289,15 @@ def _optimized(store: Any, strat: Strategy, menu: Proposals, snap: pl.DataFrame,
         pd=snap.get_column("pd").fill_null(np.nan).to_numpy()[accs], contacts_7d=made7,
         reached_7d=reach7, promise_pending=pending[accs], broken=view.broken[accs])
     feats.index = accs
+    return feats
+
+
+def _optimized(store: Any, strat: Strategy, menu: Proposals, snap: pl.DataFrame, view: BookView,
+               pending: np.ndarray, d: date, models: Path | None
+               ) -> tuple[Proposals, np.ndarray, dict[str, Any]]:
+    accs = np.unique(menu.account)
+    cust = snap.get_column("customer_id").to_numpy()
+    feats = _features(store, snap, view, pending, d, accs)
     explore = np.isin(view.arm, [a.name for a in strat.arms if a.explore])
     unit = np.unique(cust, return_inverse=True)[1]
     loaded = CollectModels.load(models or shipped_models())
@@ -286,8 +316,10 @@ def _optimized(store: Any, strat: Strategy, menu: Proposals, snap: pl.DataFrame,
 
 
 def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: Any, store: Any,
-                   d: date, snap: pl.DataFrame, arms: np.ndarray, cases: pl.DataFrame
-                   ) -> pl.DataFrame:
+                   d: date, snap: pl.DataFrame, arms: np.ndarray, cases: pl.DataFrame,
+                   offers: PlannedOffers | None = None) -> pl.DataFrame:
+    """Gate the proposals and build the plan's rows; ``offers``: the last proposals are
+    these offers' contacts (purpose, template and message of the offer)."""
     if not len(props):
         return pl.DataFrame(schema=CONTACT_PLAN)
     cust_ids = snap.get_column("customer_id").to_numpy()
@@ -311,6 +343,13 @@ def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: A
     message = [render(strat.templates, t, d, 0 if rem else int(dpd[a]))
                for t, rem, a in zip(props.template.tolist(), props.reminder.tolist(),
                              props.account.tolist(), strict=True)]
+    purpose = np.where(props.reminder, "reminder", "collection").astype(object)
+    template = props.template.tolist()
+    if offers is not None and len(offers):
+        k0 = len(props) - len(offers)
+        purpose[k0:] = "offer"
+        template[k0:] = offers.template
+        message[k0:] = offers.message
     return pl.DataFrame({
         "business_date": [d] * len(props),
         "plan_id": [f"{d:%Y%m%d}-{a}-{i:03d}" for a, i in zip(acc.tolist(), k.tolist(),
@@ -321,8 +360,8 @@ def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: A
         "party": np.where(props.party == 1, "third_party", "debtor"),
         "planned_at": pl.Series(ts_us).cast(pl.Datetime("us", "UTC")),
         "local_time": [f"{m // 60:02d}:{m % 60:02d}" for m in props.minute.tolist()],
-        "purpose": np.where(props.reminder, "reminder", "collection"),
-        "template": pl.Series(props.template.tolist(), dtype=pl.String),
+        "purpose": pl.Series(purpose.tolist(), dtype=pl.String),
+        "template": pl.Series(template, dtype=pl.String),
         "message": pl.Series(message, dtype=pl.String),
         "conditional": props.retry, "strategy": strat.name, "strategy_version": strat.version,
         "arm": arms[props.account].astype(str),
