@@ -125,6 +125,21 @@ def test_a_hardship_review_is_the_signal_and_a_hold_stops_the_offer(book: object
         plan_date(book, NEXT, strategy="optimized")
 
 
+def test_an_offer_call_the_checker_forbids_is_blocked_like_any_contact(
+        book: object, tmp_path: Path) -> None:
+    src = Path(__file__).parents[2] / "src/creditdesk/collections/strategies/optimized.yaml"
+    night = tmp_path / "night.yaml"  # every offer call at 23:00 local, past the calling hours
+    night.write_text(src.read_text(encoding="utf-8").replace('at: "19:00"', 'at: "23:00"'),
+                     encoding="utf-8")
+    r = plan_date(book, NEXT, strategy=str(night))
+    offers = _offers(book)
+    assert offers.height > 0 and r.offers == 0
+    assert set(offers["status"]) == {"blocked"} and offers["rule"].is_not_null().all()
+    log = _q(book, f"SELECT outcome FROM plan_offers WHERE business_date = DATE '{NEXT}' "
+                   "AND outcome <> 'refused'")
+    assert set(log["outcome"]) == {"blocked"}
+
+
 def test_a_strategy_without_offers_plans_none(book: object) -> None:
     r = plan_date(book, NEXT, strategy="bucket_rules")
     assert r.offers == 0
