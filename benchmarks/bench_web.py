@@ -116,11 +116,6 @@ def server_app() -> object:
     from creditdesk.web.context import WebConfig
 
     app = create_app(WebConfig(store_url=os.environ[STORE_ENV]))
-    if "/api/decisions" not in app.openapi()["paths"]:  # until app.py includes the router
-        from creditdesk.web.api import decisions
-
-        app.include_router(decisions.router)
-        app.openapi_schema = None
     if os.environ.get(GC_ENV):
         # what a server could do at start: load the model now, then move everything
         # alive (some 220,000 objects: pandas, LightGBM, the app) out of the collector's
