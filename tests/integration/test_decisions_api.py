@@ -339,3 +339,37 @@ def test_concurrent_requests_are_committed_in_groups_one_row_per_id(
         == [(150, 150)]
     assert recorder.batches < 601  # some requests shared a commit
     store.close()
+
+
+def test_odd_input_never_fails_the_server(ana: tuple[TestClient, dict[str, str]],
+                                          rows: list[dict[str, Any]]) -> None:
+    """Property: whatever the body, the answer is 201/200 or a 4xx naming something."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client, headers = ana
+    value = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
+                      st.text(max_size=20), st.lists(st.integers(), max_size=2),
+                      st.just(10 ** 400), st.just(-(2 ** 63)))
+    names = st.sampled_from([*rows[0], "ID", "SEX", "class", "PAY_O", "", "ü\x00"])
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(app_id=st.one_of(st.text(max_size=8), st.from_regex(r"fz-[a-z0-9]{1,6}",
+                                                                fullmatch=True)),
+           edits=st.dictionaries(names, value, max_size=4), drop=st.booleans(),
+           income=st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3)))
+    def run(app_id: str, edits: dict[str, Any], drop: bool, income: Any) -> None:
+        features = {**rows[11], **edits}
+        if drop:
+            features.pop("AGE", None)
+        body = {"application_id": app_id, "features": features, "income": income}
+        text = json.dumps(body, allow_nan=True)
+        r = client.post("/api/decisions", content=text.encode(),
+                        headers={**headers, "Content-Type": "application/json"})
+        assert r.status_code in (200, 201, 422), (r.status_code, r.text)
+        if r.status_code == 422:
+            got = r.json()
+            assert got.get("field") or got.get("detail"), got
+
+    run()
