@@ -78,35 +78,11 @@ GC_ENV = "BENCH_WEB_GC_FREEZE"
 
 # -- the app, as the server subprocess builds it ----------------------------------------------
 
-def _h11_nodelay() -> type:
-    """uvicorn's h11 protocol with ``TCP_NODELAY`` set on every connection.
+def __getattr__(name: str) -> Any:  # ``--http bench_web:NoDelayH11Protocol``
+    if name == "NoDelayH11Protocol":  # the one ``creditdesk serve`` uses
+        from creditdesk.web.server import NoDelayH11Protocol
 
-    Why: with ``--workers`` > 1 uvicorn binds the listening socket itself as
-    ``socket.socket(family)`` (protocol number 0), the accepted sockets inherit protocol 0,
-    and asyncio sets ``TCP_NODELAY`` only on sockets whose protocol is ``IPPROTO_TCP``. Then
-    Nagle's algorithm holds the body of a response (written after its headers) until the
-    client acknowledges the headers, which Linux delays by up to 40 ms: every answer takes
-    40 ms more (measured: a bare ASGI "hello" at 100/s, p50 2.4 ms with one worker, 43.6 ms
-    with two, 2.2 ms with two and this protocol). One worker is not affected (asyncio
-    creates the socket with ``IPPROTO_TCP``).
-    """
-    import socket as _socket
-
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class NoDelayH11Protocol(H11Protocol):
-        def connection_made(self, transport: Any) -> None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None and sock.family in (_socket.AF_INET, _socket.AF_INET6):
-                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-            super().connection_made(transport)
-
-    return NoDelayH11Protocol
-
-
-def __getattr__(name: str) -> Any:  # ``--http bench_web:NoDelayH11Protocol``, built lazily
-    if name == "NoDelayH11Protocol":
-        return _h11_nodelay()
+        return NoDelayH11Protocol
     raise AttributeError(name)
 
 
@@ -641,7 +617,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="default: 1 (duckdb), 2 (postgres)")
     ap.add_argument("--no-nodelay", action="store_true",
                     help="with several workers, serve with uvicorn's plain h11 protocol (no "
-                         "TCP_NODELAY: +40 ms an answer, see _h11_nodelay)")
+                         "TCP_NODELAY: +40 ms an answer, see creditdesk.web.server.NoDelayH11Protocol)")
     ap.add_argument("--gc-freeze", action="store_true",
                     help="load the model at start and gc.freeze() the heap (see server_app)")
     ap.add_argument("--cache", type=Path, default=ROOT / "bench-work" / "web")

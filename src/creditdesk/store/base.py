@@ -167,10 +167,15 @@ class Store(ABC):
 
     def has_table(self, name: str) -> bool:
         """Whether ``name`` exists in the store's own schema (DuckDB file / PostgreSQL schema)."""
+        known: set[str] = self.__dict__.setdefault("_known_tables", set())
+        if name in known:  # tables are created, never dropped: a yes can be remembered
+            return True
         where = ("table_schema = current_schema()" if self.dialect == "postgres"
                  else "table_catalog = current_database()")
         rows = self.execute(f"SELECT count(*) FROM information_schema.tables WHERE {where} "
                             "AND table_name = ?", [name])
+        if rows[0][0]:
+            known.add(name)
         return bool(rows[0][0])
 
     def ensure_tables(self, tables: dict[str, dict[str, Any]],

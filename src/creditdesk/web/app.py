@@ -14,6 +14,7 @@ errors become HTTP answers only here (:mod:`creditdesk.web.errors_map`).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,18 +29,31 @@ __all__ = ["create_app"]
 
 def create_app(config: WebConfig) -> FastAPI:
     """The app: API, console, security, with one :class:`Context` for ``config``."""
+    from creditdesk.risk.decisions_log import ensure_decisions_table
+    from creditdesk.risk.realtime import load_scorer
     from creditdesk.web.api import books, cases, compliance, decisions
     from creditdesk.web.auth_routes import audit_router, auth_router, users_router
     from creditdesk.web.console import install_console
     from creditdesk.web.deps import install_security
     from creditdesk.web.errors_map import install_error_handlers
+    from creditdesk.web.indexes import ensure_console_indexes
     from creditdesk.web.security import ensure_web_tables
 
     ctx = Context(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ensure_web_tables(ctx.store())
+        store = ctx.store()
+        ensure_web_tables(store)
+        ensure_console_indexes(store)
+        # the decision model and its table before the first request, then the heap that
+        # lives as long as the app moved out of the collector's way: a full collection of
+        # it paused every request for ~110 ms (benchmarks/bench_web.py)
+        app.state.decision_scorer = load_scorer(config.decision_model)
+        ensure_decisions_table(store)
+        app.state.decisions_table_ready = True
+        gc.collect()
+        gc.freeze()
         yield
         ctx.close()
 

@@ -8,6 +8,7 @@ reached a 503.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from creditdesk.collections.casework import ContactBlocked
 from creditdesk.errors import BadInputError, CreditdeskError, NotFoundError, StoreError
+from creditdesk.risk.decisions_log import DecisionConflict
 from creditdesk.web.jobs import JobConflict
 
 __all__ = ["install_error_handlers", "status_of"]
@@ -24,7 +26,7 @@ def status_of(exc: CreditdeskError) -> int:
     """The HTTP status of a domain error."""
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, (ContactBlocked, JobConflict)):
+    if isinstance(exc, (ContactBlocked, JobConflict, DecisionConflict)):
         return 409
     if isinstance(exc, BadInputError):
         return 422
@@ -34,6 +36,8 @@ def status_of(exc: CreditdeskError) -> int:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # inf and nan are not JSON
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)

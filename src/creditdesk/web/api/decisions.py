@@ -4,7 +4,7 @@ One application in (its model features and, optionally, a monthly income in mino
 units); PD, score, band, decision, credit limit (minor units), daily rate and the three
 main reasons out, recorded once per ``application_id`` (a retry with the same inputs
 answers the first decision with 200 instead of 201 and writes nothing; other inputs
-under the same id are refused, 422). The work is in :mod:`creditdesk.risk.realtime`
+under the same id are refused, 409). The work is in :mod:`creditdesk.risk.realtime`
 (scoring) and :mod:`creditdesk.risk.decisions_log` (the record); this module parses,
 calls one function, and formats.
 
@@ -145,8 +145,8 @@ def recorder_of(request: Request) -> DecisionRecorder:
              dependencies=[Depends(csrf_protect)],
              responses={200: {"description": "already decided with the same inputs: the "
                                              "recorded decision"},
-                        422: {"description": "bad input, or the id was decided with other "
-                                             "inputs; the body names the field"}})
+                        409: {"description": "the id was decided with other inputs"},
+                        422: {"description": "bad input; the body names the field"}})
 def decide(request: Request, body: DecisionIn, user: Decider) -> Response:
     """Score one application, apply the policy, record and answer the decision."""
     got = recorder_of(request).decide(body.application_id, body.features, body.income,

@@ -1,0 +1,46 @@
+"""Indexes the console's point lookups need on PostgreSQL (by account, customer, case, agent).
+
+The case page reads one account's transactions, postings, bills, dues, contacts and
+promises and one customer's accounts; without an index PostgreSQL scans each table
+(measured on a 100,000-account book: contacts by account 434 ms, promises 137 ms, accounts
+by customer 121 ms — the page took seconds). Created when the app starts, for the tables
+that exist, ``IF NOT EXISTS`` (cheap when present). DuckDB gets none: it answers these
+lookups by scanning with zone maps and its indexes would slow the end of day's bulk
+appends, which matter more there.
+"""
+
+from __future__ import annotations
+
+from creditdesk.store.base import Store
+
+__all__ = ["CONSOLE_INDEXES", "ensure_console_indexes"]
+
+#: table -> indexed column lists
+CONSOLE_INDEXES: dict[str, list[tuple[str, ...]]] = {
+    "accounts": [("customer_id",)],
+    "account_day": [("account_id", "business_date")],
+    "transactions": [("account_id",)], "postings": [("account_id",)],
+    "statements": [("account_id",)], "dues": [("account_id",)],
+    "plans": [("account_id",)], "instalments": [("account_id",)],
+    "plan_state": [("account_id",)], "journal": [("account_id",)],
+    "contacts": [("account_id",), ("customer_id", "contact_ts")],
+    "promises": [("account_id",)], "complaints": [("customer_id",)],
+    "holds": [("customer_id",)], "cases": [("customer_id",), ("account_id",)],
+    "case_events": [("case_id",)], "contact_plan": [("case_id",), ("business_date",)],
+    "case_assignments": [("agent_id",)], "audit_log": [("subject_id",)],
+}
+
+
+def ensure_console_indexes(store: Store) -> list[str]:
+    """Create the missing indexes on a PostgreSQL store; the names created (or kept)."""
+    if store.dialect != "postgres":
+        return []
+    out = []
+    for table, indexes in CONSOLE_INDEXES.items():
+        if not store.has_table(table):
+            continue
+        for cols in indexes:
+            name = f"cd_{table}_{'_'.join(cols)}"
+            store.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(cols)})")
+            out.append(name)
+    return out
