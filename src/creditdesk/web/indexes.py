@@ -15,6 +15,8 @@ from creditdesk.store.base import Store
 
 __all__ = ["CONSOLE_INDEXES", "ensure_console_indexes"]
 
+#: the advisory lock (per database) under which the indexes are created
+_INDEX_LOCK = 0x63726564_00000003
 #: table -> indexed column lists
 CONSOLE_INDEXES: dict[str, list[tuple[str, ...]]] = {
     "accounts": [("customer_id",)],
@@ -36,11 +38,16 @@ def ensure_console_indexes(store: Store) -> list[str]:
     if store.dialect != "postgres":
         return []
     out = []
-    for table, indexes in CONSOLE_INDEXES.items():
-        if not store.has_table(table):
-            continue
-        for cols in indexes:
-            name = f"cd_{table}_{'_'.join(cols)}"
-            store.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(cols)})")
-            out.append(name)
+    with store.transaction():
+        # workers start together: without the lock two of them race on the same index
+        # (``IF NOT EXISTS`` is not atomic: the loser fails on pg_class's unique key)
+        store.execute("SELECT pg_advisory_xact_lock(?)", [_INDEX_LOCK])
+        for table, indexes in CONSOLE_INDEXES.items():
+            if not store.has_table(table):
+                continue
+            for cols in indexes:
+                name = f"cd_{table}_{'_'.join(cols)}"
+                store.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
+                              f"({', '.join(cols)})")
+                out.append(name)
     return out
