@@ -86,7 +86,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Step(_Strict):
+class _LocalTime(_Strict):
+    """A contact made at a local time ``at`` (HH:MM): one check, one minute-of-day reading.
+
+    Each subclass declares ``at`` where it belongs in its own field order.
+    """
+
+    if TYPE_CHECKING:
+        at: str
+
+    @field_validator("at", check_fields=False)
+    @classmethod
+    def _at(cls, v: str) -> str:
+        if not _HHMM.match(v):
+            raise ValueError(f"must be a local time HH:MM; got {v!r}")
+        return v
+
+    @property
+    def minute(self) -> int:
+        """Local minute of the day."""
+        return int(self.at[:2]) * 60 + int(self.at[3:])
+
+
+class Step(_LocalTime):
     """One contact of a path: what, to whom, when in the local day, on which days."""
 
     channel: Literal["sms", "push", "robot", "agent"]
@@ -101,18 +123,6 @@ class Step(_Strict):
                                     "reached the debtor earlier that day")
     only_flagged: bool = Field(False, description="pre_due: only accounts the behaviour "
                                "score flags or that revolve or are in arrears")
-
-    @field_validator("at")
-    @classmethod
-    def _at(cls, v: str) -> str:
-        if not _HHMM.match(v):
-            raise ValueError(f"must be a local time HH:MM; got {v!r}")
-        return v
-
-    @property
-    def minute(self) -> int:
-        """Local minute of the day."""
-        return int(self.at[:2]) * 60 + int(self.at[3:])
 
     @model_validator(mode="after")
     def _cadence(self) -> Step:
@@ -220,23 +230,12 @@ class OfferWhen(_Strict):
         return self
 
 
-class OfferContact(_Strict):
+class OfferContact(_LocalTime):
     """The contact that carries an offer: channel, local time, message template."""
 
     channel: Literal["sms", "push", "robot", "agent"]
     at: str = Field(description="local time HH:MM")
     template: str | None = None
-
-    @field_validator("at")
-    @classmethod
-    def _at(cls, v: str) -> str:
-        if not _HHMM.match(v):
-            raise ValueError(f"must be a local time HH:MM; got {v!r}")
-        return v
-
-    @property
-    def minute(self) -> int:
-        return int(self.at[:2]) * 60 + int(self.at[3:])
 
 
 class OfferRule(_Strict):
