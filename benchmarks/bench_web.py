@@ -112,8 +112,7 @@ def build_store(path: Path, customers: int, days: int, seed: int = 11) -> dict[s
     """The twin's book, planned, staffed, with PII and users; returns its facts."""
     from creditdesk.collections.assignment import add_collector, assign_cases
     from creditdesk.collections.planning import plan_date
-    from creditdesk.customers.pii import ensure_pii_table, upsert_pii
-    from creditdesk.customers.synthetic import synthetic_pii
+    from creditdesk.customers.synthetic import write_synthetic_pii
     from creditdesk.simulate.driver import run_twin
     from creditdesk.simulate.params import load_params
     from creditdesk.store import open_store
@@ -136,10 +135,7 @@ def build_store(path: Path, customers: int, days: int, seed: int = 11) -> dict[s
     for i in range(COLLECTORS):
         add_collector(store, f"agent.{i:03d}", capacity=250)
     assign_cases(store, next_date)
-    cust = store.read("customers")
-    ensure_pii_table(store)
-    upsert_pii(store, synthetic_pii(cust.get_column("customer_id").to_list(),
-                                    cust.get_column("birth_year").to_list()))
+    write_synthetic_pii(store)
     ensure_web_tables(store)
     for name, role in USERS.items():
         add_user(store, name, role, PASSWORD)

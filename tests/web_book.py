@@ -16,8 +16,7 @@ from pathlib import Path
 
 from creditdesk.collections.assignment import add_collector, assign_cases
 from creditdesk.collections.planning import plan_date
-from creditdesk.customers.pii import ensure_pii_table, upsert_pii
-from creditdesk.customers.synthetic import synthetic_pii
+from creditdesk.customers.synthetic import write_synthetic_pii
 from creditdesk.simulate.driver import run_twin
 from creditdesk.simulate.params import load_params
 from creditdesk.store import open_store
@@ -56,10 +55,7 @@ def _duck_book() -> Path:
         for agent, cap in (("agent.amy", 25), ("agent.bo", 25)):
             add_collector(store, agent, capacity=cap)
         assign_cases(store, NEXT)
-        customers = store.read("customers")
-        ensure_pii_table(store)
-        upsert_pii(store, synthetic_pii(customers.get_column("customer_id").to_list(),
-                                        customers.get_column("birth_year").to_list()))
+        write_synthetic_pii(store)
         ensure_web_tables(store)
         for name, role in USERS.items():
             add_user(store, name, role, PASSWORD)

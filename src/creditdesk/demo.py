@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from creditdesk.customers.synthetic import write_synthetic_pii
 from creditdesk.errors import BadInputError
 from creditdesk.simulate.params import SCENARIOS, load_params
 from creditdesk.store import open_store
@@ -78,17 +79,6 @@ def check_demo_args(customers: int, days: int, scenario: str, out: Path,
     return out
 
 
-def _demo_contact_data(store: Any) -> None:
-    """Synthetic names, phones and ID numbers, so the console has (masked) data to show."""
-    from creditdesk.customers.pii import ensure_pii_table, upsert_pii
-    from creditdesk.customers.synthetic import synthetic_pii
-
-    customers = store.read("customers")
-    ensure_pii_table(store)
-    upsert_pii(store, synthetic_pii(customers.get_column("customer_id").to_list(),
-                                    customers.get_column("birth_year").to_list()))
-
-
 def run_demo(out: Path, *, customers: int = 50_000, days: int = 120, seed: int = 7,
              scenario: str = "baseline", start: date = date(2026, 1, 1),
              behaviour_model: Path | None = None,
@@ -118,7 +108,7 @@ def run_demo(out: Path, *, customers: int = 50_000, days: int = 120, seed: int =
                        start=start, on_day=on_day,
                        behaviour_model=None if model == NO_MODEL else model)
         seconds = time.perf_counter() - t0
-        _demo_contact_data(store)
+        write_synthetic_pii(store)  # the console shows it, masked
         kpis = demo_kpis(store, seed=seed, days=days, customers=customers, seconds=seconds)
         kpis["scenario"] = scenario
         kpis["store"] = url

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 
-__all__ = ["id_check_char", "synthetic_pii"]
+__all__ = ["id_check_char", "synthetic_pii", "write_synthetic_pii"]
 
 _SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡")
 _GIVEN = ("伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛",
@@ -63,3 +64,16 @@ def synthetic_pii(customer_ids: Sequence[str], birth_years: Sequence[int] | None
         rows.append((cid, name, phone, first17 + id_check_char(first17)))
     return pl.DataFrame(rows, schema={"customer_id": pl.String, "name": pl.String,
                                       "phone": pl.String, "id_number": pl.String}, orient="row")
+
+
+def write_synthetic_pii(store: Any) -> int:
+    """Give every customer of the books synthetic contact data (the demo, tests, benchmarks).
+
+    The console then has (masked) data to show; returns the rows written.
+    """
+    from creditdesk.customers.pii import ensure_pii_table, upsert_pii
+
+    customers = store.read("customers")
+    ensure_pii_table(store)
+    return upsert_pii(store, synthetic_pii(customers.get_column("customer_id").to_list(),
+                                           customers.get_column("birth_year").to_list()))
