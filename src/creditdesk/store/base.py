@@ -165,14 +165,18 @@ class Store(ABC):
         raise StoreError(f"{type(self).__name__} cannot insert into {table}; "
                          "use a duckdb:// or postgresql:// store")
 
+    def own_tables_condition(self) -> str:
+        """The ``information_schema.tables`` condition for this store's own tables."""
+        return ("table_schema = current_schema()" if self.dialect == "postgres"
+                else "table_catalog = current_database()")
+
     def has_table(self, name: str) -> bool:
         """Whether ``name`` exists in the store's own schema (DuckDB file / PostgreSQL schema)."""
         known: set[str] = self.__dict__.setdefault("_known_tables", set())
         if name in known:  # tables are created, never dropped: a yes can be remembered
             return True
-        where = ("table_schema = current_schema()" if self.dialect == "postgres"
-                 else "table_catalog = current_database()")
-        rows = self.execute(f"SELECT count(*) FROM information_schema.tables WHERE {where} "
+        rows = self.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                            f"{self.own_tables_condition()} "
                             "AND table_name = ?", [name])
         if rows[0][0]:
             known.add(name)

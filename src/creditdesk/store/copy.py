@@ -23,9 +23,8 @@ _SKIP = {"schema_migrations"}
 
 def list_tables(store: Store) -> list[str]:
     """The store's own base tables, by name."""
-    where = ("table_schema = current_schema()" if store.dialect == "postgres"
-             else "table_catalog = current_database()")
-    rows = store.execute(f"SELECT table_name FROM information_schema.tables WHERE {where} "
+    rows = store.execute("SELECT table_name FROM information_schema.tables WHERE "
+                         f"{store.own_tables_condition()} "
                          "AND table_type = 'BASE TABLE' ORDER BY table_name")
     return [str(r[0]) for r in rows]
 
