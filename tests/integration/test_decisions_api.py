@@ -341,6 +341,26 @@ def test_concurrent_requests_are_committed_in_groups_one_row_per_id(
     store.close()
 
 
+@pytest.mark.parametrize(("raw", "field"), [
+    ('"income": Infinity', "income"),
+    ('"income": NaN', "income"),
+    ('"income": -Infinity', "income"),
+])
+def test_non_finite_numbers_are_a_422_not_a_500(
+        ana: tuple[TestClient, dict[str, str]], rows: list[dict[str, Any]],
+        raw: str, field: str) -> None:
+    """JSON has no NaN or Infinity, yet Python's parser reads them; the 422 echoes the
+    input, which must not make the error page itself fail (found by the property below)."""
+    client, headers = ana
+    n = _count(client)
+    text = f'{{"application_id": "app-nan", "features": {json.dumps(rows[4])}, {raw}}}'
+    r = client.post("/api/decisions", content=text.encode(),
+                    headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert any(field in loc for loc in _detail_locs(r)), r.json()
+    assert _count(client) == n
+
+
 def test_odd_input_never_fails_the_server(ana: tuple[TestClient, dict[str, str]],
                                           rows: list[dict[str, Any]]) -> None:
     """Property: whatever the body, the answer is 201/200 or a 4xx naming something."""

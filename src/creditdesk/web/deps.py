@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import math
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -230,6 +231,8 @@ def redact_errors(errors: Any) -> Any:
     [{'loc': ['body', 'password'], 'input': '***'}]
     >>> redact_errors([{"loc": ["body"], "input": "username=ann&password=hunter2hunter2"}])
     [{'loc': ['body'], 'input': '***'}]
+    >>> redact_errors([{"loc": ["body", "income"], "input": float("inf")}])
+    [{'loc': ['body', 'income'], 'input': 'inf'}]
     """
     def scrub(value: Any, secret: bool = False) -> Any:
         if secret:
@@ -242,6 +245,8 @@ def redact_errors(errors: Any) -> Any:
                     for k, v in value.items()}
         if isinstance(value, list):
             return [scrub(v) for v in value]
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)  # JSON has no NaN or Infinity: echo it as text, not a 500
         return value
 
     out = []
