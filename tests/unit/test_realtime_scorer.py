@@ -114,7 +114,10 @@ def _assert_same(bundle: ModelBundle, frame: pd.DataFrame, seed: int) -> None:
         assert isinstance(got["limit"], int | type(None))
         expected = [{"feature": want[f"reason_{k}"], "value": want[f"reason_{k}_{value}"]}
                     for k in (1, 2, 3) if not pd.isna(want[f"reason_{k}"])]
-        assert got["reasons"] == expected, i
+        # the batch path sums LightGBM's per-tree SHAP values in another order (1e-15)
+        assert [r["feature"] for r in got["reasons"]] == [r["feature"] for r in expected], i
+        assert all(abs(g["value"] - w["value"]) <= 1e-12
+                   for g, w in zip(got["reasons"], expected, strict=True)), i
         approved += got["decision"] == "approve"
         declined += got["decision"] == "decline"
     assert approved > 100 and declined > 100  # both branches were exercised

@@ -13,10 +13,12 @@ Why these choices:
   in training share the "other" code, missing stays missing.
 * Optional monotone constraints per feature (+1 PD rises with the feature,
   -1 falls), the usual ask of model validators for e.g. days past due.
-* Reason codes come from LightGBM's exact TreeSHAP (``pred_contrib``), in
-  log-odds of default, unless Saabas path attributions are asked for by name
-  (``method="saabas"``, :mod:`creditdesk.risk.paths`): about a hundred times
-  faster, an approximation of SHAP, never substituted silently.
+* Reason codes are LightGBM's exact TreeSHAP values (``pred_contrib``), in
+  log-odds of default, looked up per tree from tables LightGBM fills
+  (:mod:`creditdesk.risk.treeshap`: a hundred times faster than calling
+  ``pred_contrib`` on every row), unless Saabas path attributions are asked for
+  by name (``method="saabas"``, :mod:`creditdesk.risk.paths`): an
+  approximation of SHAP, never substituted silently.
 * Determinism: fixed seeds, ``deterministic=True``. One thread by default:
   on a shared machine OpenMP threads that wait for a busy core can make
   training many times slower, and at credit-file sizes a second thread buys
@@ -47,6 +49,7 @@ from creditdesk.errors import BadInputError
 from creditdesk.risk.data import LARGE_ROWS, require_frame
 from creditdesk.risk.paths import PathTables, path_tables
 from creditdesk.risk.scorecard import _check_xy
+from creditdesk.risk.treeshap import ShapTables, shap_tables
 
 __all__ = ["CHUNK_ROWS", "REASON_METHODS", "GBMModel", "run_in_chunks"]
 
@@ -259,18 +262,17 @@ class GBMModel(ClassifierMixin, BaseEstimator):
                 num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """PD and per-feature contributions to the log-odds of default, in one pass.
 
-        ``method="shap"``: exact TreeSHAP (LightGBM ``pred_contrib``), slow.
+        ``method="shap"``: exact TreeSHAP, LightGBM's ``pred_contrib`` values
+        looked up per tree and cell (:mod:`creditdesk.risk.treeshap`).
         ``method="saabas"``: path attributions from leaf look-up tables
-        (:mod:`creditdesk.risk.paths`), an approximation of SHAP that is
-        tens of times faster. Either way the contributions plus a constant
-        add up to the row's log-odds, so the PD is taken from them and the
-        trees are walked once.
+        (:mod:`creditdesk.risk.paths`), an approximation of SHAP. Either way
+        the contributions plus a constant add up to the row's log-odds, so the
+        PD is taken from them and the trees are walked once.
 
         Rows are processed in chunks of :data:`CHUNK_ROWS` on ``num_threads``
-        threads (default: the model's ``num_threads``): LightGBM releases the
-        GIL while it walks the trees, so one chunk's trees are walked while
-        another's attributions are summed. Results do not depend on the
-        thread count or the chunking (every row is computed on its own).
+        threads (default: the model's ``num_threads``): both paths release
+        Python's lock while they work. Results do not depend on the thread
+        count or the chunking (every row is computed on its own).
         """
         if method not in REASON_METHODS:
             raise BadInputError(f"reason method must be one of {', '.join(REASON_METHODS)}; "
@@ -282,11 +284,12 @@ class GBMModel(ClassifierMixin, BaseEstimator):
         raw = np.empty(n)
         booster, n_trees = self.booster_, self.n_trees_
         if method == "shap":
+            shap = self._shap_tables()
+
             def work(lo: int, hi: int) -> None:
-                full = np.asarray(booster.predict(data[lo:hi], num_iteration=n_trees,
-                                                  pred_contrib=True, num_threads=1))
-                contrib[lo:hi] = full[:, :-1]
-                raw[lo:hi] = full.sum(axis=1)
+                part = contrib[lo:hi]
+                shap.contributions(data[lo:hi], out=part)
+                raw[lo:hi] = part.sum(axis=1) + shap.bias
         else:
             tables = self._path_tables()
 
@@ -303,6 +306,14 @@ class GBMModel(ClassifierMixin, BaseEstimator):
                       num_threads: int | None = None) -> np.ndarray:
         """Contributions to the log-odds of default, shape (rows, features); see :meth:`explain`."""
         return self.explain(X, method, num_threads=num_threads)[1]
+
+    def _shap_tables(self) -> ShapTables:
+        # one cell layout per fitted booster; its tables fill as batches need them
+        cached = getattr(self, "_shap_cache", None)
+        if cached is None or cached[0] is not self.booster_:
+            cached = (self.booster_, shap_tables(self.booster_, self.n_trees_))
+            self._shap_cache = cached
+        return cached[1]
 
     def _path_tables(self) -> PathTables:
         # built once per fitted booster from its own dump; cheap (~0.1 s for 300 trees)
