@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from creditdesk.risk import treeshap
 from creditdesk.risk.treeshap import K_ZERO, shap_tables
 
 PARAMS = {"objective": "binary", "verbose": -1, "num_leaves": 15, "min_data_in_leaf": 5,
@@ -142,6 +143,24 @@ def test_tables_fill_once_and_threads_agree(mixed: tuple[lgb.Booster, np.ndarray
     want = _exact(booster, X)[:, :-1]
     for k, got in results.items():
         np.testing.assert_allclose(got, want[k * 500:(k + 2) * 500], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("parallel_from", [0, 10**9])  # fill on two threads, or on one
+def test_prepare_fills_a_batch_in_one_go(mixed: tuple[lgb.Booster, np.ndarray],
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         parallel_from: int) -> None:
+    """Two fill threads each predict with their own booster: LightGBM keeps the tree range
+    of the last call on the booster, so a shared one mixed the threads' trees up."""
+    monkeypatch.setattr(treeshap, "_PARALLEL_FILL", parallel_from)
+    booster, X = mixed
+    tables = shap_tables(booster, 60)
+    filled = tables.prepare(X, threads=2)
+    assert filled == tables.n_filled > 0
+    assert tables.prepare(X, threads=2) == 0  # warm: the sample finds nothing new
+    before = tables.n_filled
+    got = tables.contributions(X)
+    assert tables.n_filled == before  # nothing left to fill
+    np.testing.assert_allclose(got, _exact(booster, X)[:, :-1], rtol=0, atol=1e-12)
 
 
 def test_wrong_width_is_refused(mixed: tuple[lgb.Booster, np.ndarray]) -> None:

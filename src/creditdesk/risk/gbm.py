@@ -285,6 +285,7 @@ class GBMModel(ClassifierMixin, BaseEstimator):
         booster, n_trees = self.booster_, self.n_trees_
         if method == "shap":
             shap = self._shap_tables()
+            shap.prepare(data, threads)  # a cold table fills in one go, not chunk by chunk
 
             def work(lo: int, hi: int) -> None:
                 part = contrib[lo:hi]

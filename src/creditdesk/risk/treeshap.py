@@ -54,6 +54,7 @@ __all__ = ["ShapTables", "shap_tables"]
 K_ZERO = 1.0000000180025095e-35  # LightGBM's kZeroThreshold (a float, widened to double)
 MAX_CELLS = 1 << 16  # cells of one tree's table
 MAX_VALUES = 1 << 26  # values over all tables (512 MB at most, touched as they fill)
+_PARALLEL_FILL = 20_000  # cells to fill before a second fill thread (and booster) pays
 _BLOCK = 4096  # rows per block in the kernels: a block's contributions stay in the cache
 
 _NUMERIC, _CATEGORICAL = 0, 1
@@ -163,9 +164,9 @@ class ShapTables:
     log-odds is ``contributions.sum(axis=1) + bias``.
     """
 
-    def __init__(self, booster: Any, n_features: int, bias: float, features: dict[str, Any],
+    def __init__(self, model_text: str, n_features: int, bias: float, features: dict[str, Any],
                  trees: list[_Tree], fallback: list[int]) -> None:
-        self.booster = booster
+        self.model_text = model_text
         self.n_features = n_features
         self.bias = float(bias)
         self.features = features
@@ -182,7 +183,19 @@ class ShapTables:
         luts = [lut for t in trees for lut in t.luts]
         self.lut_off = np.array([0, *np.cumsum([len(x) for x in luts])][:-1], dtype=np.int64)
         self.lut = np.concatenate(luts).astype(np.int32) if luts else np.zeros(0, np.int32)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while cells are filled and trees predicted
+        self._boosters: list[Any] = []
+
+    def _booster(self, k: int) -> Any:
+        """The ``k``-th private copy of the model. LightGBM keeps the iteration range of
+        the last ``predict`` call on the booster object, so two threads predicting
+        different trees on one booster get each other's trees: each fill thread has its
+        own copy, and every per-tree call is made under the lock."""
+        import lightgbm as lgb
+
+        while len(self._boosters) <= k:
+            self._boosters.append(lgb.Booster(model_str=self.model_text))
+        return self._boosters[k]
 
     @property
     def n_fallback(self) -> int:
@@ -213,37 +226,99 @@ class ShapTables:
         cells = np.empty((len(self.trees), len(data)), dtype=np.int32)
         missing = _cells_kernel(data, f["kind"], f["cut_off"], f["cuts"], f["n_classes"],
                                 self.tree_off, self.tree_feat, self.lut_off, self.lut,
-                                self.cell_base, self.done, cells)
+                                self.cell_base, self.done, cells, False)
         if missing:
             self._fill(cells)
         _sum_kernel(cells, self.tree_off, self.tree_feat, self.tab_off, self.tab, out)
-        for t in self.fallback:
-            part = self.booster.predict(data, start_iteration=t, num_iteration=1,
-                                        pred_contrib=True, num_threads=1)
-            out += np.asarray(part)[:, :-1]
+        if self.fallback:
+            with self._lock:
+                booster = self._booster(0)
+                for t in self.fallback:
+                    part = booster.predict(data, start_iteration=t, num_iteration=1,
+                                           pred_contrib=True, num_threads=1)
+                    out += np.asarray(part)[:, :-1]
         return out
 
-    def _fill(self, cells: np.ndarray) -> None:
-        """Compute the cells of ``cells`` (trees x rows) that no batch has needed yet."""
+    def prepare(self, data: np.ndarray, threads: int = 1) -> int:
+        """Fill every cell ``data`` will need, in one go; the number filled.
+
+        Optional, for large batches: :meth:`contributions` fills what it misses chunk by
+        chunk, which costs a ``pred_contrib`` call per tree and chunk while the tables are
+        cold. Here a 1-in-32 sample decides whether a full pass is worth it (a warm table
+        pays about 1 % of a scoring pass), then every row's cells are marked on
+        ``threads`` threads and computed together.
+        """
+        data = np.ascontiguousarray(data, dtype=np.float64)
+        if self.n_filled == self.n_cells or not self._mark(data[::32]):
+            return 0
+        threads = max(1, int(threads))
+        step = -(-len(data) // threads)
+        if threads == 1:
+            self._mark(data)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda lo: self._mark(data[lo:lo + step]),
+                              range(0, len(data), step)))
         with self._lock:
-            new = _unfilled_kernel(cells, self.cell_base, self.done)  # sorted, by tree
-            trees = np.searchsorted(self.cell_base, new, side="right") - 1
-            bounds = np.flatnonzero(np.diff(trees)) + 1
-            for group in np.split(np.arange(len(new)), bounds):
-                if len(group) == 0:
-                    continue
-                t = int(trees[group[0]])
-                tree = self.trees[t]
-                local = new[group] - self.cell_base[t]
-                rows = np.full((len(local), self.n_features), np.nan)
-                for j, stride, reps in zip(tree.used, tree.strides, tree.reps, strict=True):
-                    rows[:, j] = reps[(local // stride) % len(reps)]
-                contrib = np.asarray(self.booster.predict(
-                    rows, start_iteration=t, num_iteration=1, pred_contrib=True, num_threads=1))
-                d = len(tree.used)
-                slots = self.tab_off[t] + local[:, None] * d + np.arange(d)[None, :]
-                self.tab[slots] = contrib[:, tree.used]
-                self.done[new[group]] = 1
+            new = np.flatnonzero(self.done == 2)
+            self._compute(new, threads)
+        return len(new)
+
+    def _mark(self, data: np.ndarray) -> int:
+        f = self.features
+        nowhere = np.empty((len(self.trees), 0), dtype=np.int32)
+        return int(_cells_kernel(data, f["kind"], f["cut_off"], f["cuts"], f["n_classes"],
+                                 self.tree_off, self.tree_feat, self.lut_off, self.lut,
+                                 self.cell_base, self.done, nowhere, True))
+
+    def _fill(self, cells: np.ndarray) -> None:
+        """Compute the cells of ``cells`` (trees x rows) that are not filled yet."""
+        with self._lock:
+            self._compute(_unfilled_kernel(cells, self.cell_base, self.done), 1)
+
+    def _compute(self, new: np.ndarray, threads: int) -> None:
+        """Fill the cells ``new`` (sorted global ids; the caller holds the lock): one
+        ``pred_contrib`` call per tree, the trees shared out over ``threads`` threads when
+        there are many (LightGBM releases Python's lock; each thread its own booster)."""
+        trees = np.searchsorted(self.cell_base, new, side="right") - 1
+        bounds = np.flatnonzero(np.diff(trees)) + 1
+        groups = [g for g in np.split(np.arange(len(new)), bounds) if len(g)]
+
+        def one(group: np.ndarray, booster: Any) -> None:
+            t = int(trees[group[0]])
+            tree = self.trees[t]
+            local = new[group] - self.cell_base[t]
+            rows = np.full((len(local), self.n_features), np.nan)
+            for j, stride, reps in zip(tree.used, tree.strides, tree.reps, strict=True):
+                rows[:, j] = reps[(local // stride) % len(reps)]
+            contrib = np.asarray(booster.predict(
+                rows, start_iteration=t, num_iteration=1, pred_contrib=True, num_threads=1))
+            d = len(tree.used)
+            slots = self.tab_off[t] + local[:, None] * d + np.arange(d)[None, :]
+            self.tab[slots] = contrib[:, tree.used]
+            self.done[new[group]] = 1
+
+        def share(w: int, workers: int) -> None:
+            booster = self._booster(w)
+            for group in groups[w::workers]:
+                one(group, booster)
+
+        workers = threads if len(new) >= _PARALLEL_FILL else 1
+        try:
+            if workers > 1 and len(groups) > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                for w in range(workers):
+                    self._booster(w)
+                with ThreadPoolExecutor(workers) as pool:
+                    list(pool.map(lambda w: share(w, workers), range(workers)))
+            else:
+                share(0, 1)
+        finally:  # a failure leaves the cells it did not reach as never needed
+            left = new[self.done[new] != 1]
+            self.done[left] = 0
 
 
 @dataclass(frozen=True)
@@ -279,7 +354,8 @@ def shap_tables(booster: Any, n_trees: int, *, max_cells: int = MAX_CELLS,
     """
     dump = booster.dump_model(num_iteration=n_trees)
     n_features = len(dump["feature_names"])
-    exact = _text_thresholds(booster.model_to_string(num_iteration=n_trees))
+    model_text = booster.model_to_string(num_iteration=n_trees)
+    exact = _text_thresholds(model_text)
     tree_nodes = [_nodes(info["tree_structure"], exact[t])
                   for t, info in enumerate(dump["tree_info"][:n_trees])]
     by_feature: dict[int, list[dict[str, Any]]] = {}
@@ -304,7 +380,7 @@ def shap_tables(booster: Any, n_trees: int, *, max_cells: int = MAX_CELLS,
     # the trees' expected values (pred_contrib's last column) do not depend on the row
     bias = float(np.asarray(booster.predict(np.zeros((1, n_features)), num_iteration=n_trees,
                                             pred_contrib=True))[0, -1])
-    return ShapTables(booster, n_features, bias, features, trees, fallback)
+    return ShapTables(model_text, n_features, bias, features, trees, fallback)
 
 
 def _feature_arrays(classes: dict[int, _Feature], n_features: int) -> dict[str, Any]:
@@ -375,10 +451,14 @@ def _classify(x: float, kind: int, cuts: np.ndarray, lo: int, hi: int, n_cls: in
 def _cells_kernel(data: np.ndarray, kind: np.ndarray, cut_off: np.ndarray, cuts: np.ndarray,
                   n_classes: np.ndarray, tree_off: np.ndarray, tree_feat: np.ndarray,
                   lut_off: np.ndarray, lut: np.ndarray, cell_base: np.ndarray,
-                  done: np.ndarray, cells: np.ndarray) -> int:
-    """Every row's cell in every tree into ``cells`` (trees x rows); count of unfilled."""
+                  done: np.ndarray, cells: np.ndarray, mark: bool) -> int:
+    """Every row's cell in every tree, into ``cells`` (trees x rows) when it has a column
+    per row; the count of row-tree pairs whose cell is not filled (``done`` 0: never
+    needed, 2: needed, 3: being filled), which ``mark`` sets from 0 to 2."""
     n, f = data.shape
     n_trees = len(cell_base)
+    store = cells.shape[1] == n
+    scratch = np.empty(_BLOCK, dtype=np.int32)
     cls = np.empty((f, _BLOCK), dtype=np.int32)
     missing = 0
     for lo in range(0, n, _BLOCK):
@@ -389,7 +469,7 @@ def _cells_kernel(data: np.ndarray, kind: np.ndarray, cut_off: np.ndarray, cuts:
                 cls[j, i] = _classify(data[lo + i, j], kind[j], cuts, cut_off[j],
                                       cut_off[j + 1], n_classes[j])
         for t in range(n_trees):
-            row = cells[t, lo:hi]
+            row = cells[t, lo:hi] if store else scratch[:m]
             row[:] = 0
             for k in range(tree_off[t], tree_off[t + 1]):
                 table = lut[lut_off[k]:]
@@ -398,8 +478,11 @@ def _cells_kernel(data: np.ndarray, kind: np.ndarray, cut_off: np.ndarray, cuts:
                     row[i] += table[ck[i]]
             base = cell_base[t]
             for i in range(m):
-                if done[base + row[i]] != 1:  # 0: never needed; 2: being filled elsewhere
+                g = base + row[i]
+                if done[g] != 1:
                     missing += 1
+                    if mark and done[g] == 0:
+                        done[g] = 2
     return missing
 
 
@@ -412,13 +495,13 @@ def _unfilled_kernel(cells: np.ndarray, cell_base: np.ndarray, done: np.ndarray)
         base = cell_base[t]
         for i in range(n):
             g = base + cells[t, i]
-            if done[g] == 0:
-                done[g] = 2  # seen in this batch; set to 1 once computed
+            if done[g] == 0 or done[g] == 2:
+                done[g] = 3  # seen in this batch
                 found.append(g)
     out = np.array(found, dtype=np.int64) if found else np.zeros(0, dtype=np.int64)
     out.sort()
     for g in out:
-        done[g] = 0
+        done[g] = 2  # needed: set to 1 once computed
     return out
 
 
