@@ -9,8 +9,9 @@ milliseconds needs the model *compiled* once into plain look-ups:
   every bin, missing and unseen-category bins included, plus the best reachable points
   (for "points lost"). Scoring is a ``bisect`` per feature and a sum;
 * gbm: the LightGBM booster called on one row with ``pred_contrib=True`` (exact
-  TreeSHAP, the table path's default reason method): the contributions give both the
-  PD and the reasons in one pass, as in :meth:`~creditdesk.risk.gbm.GBMModel.explain`.
+  TreeSHAP, the values the table path looks up per tree, summed in LightGBM's order:
+  equal to 1e-12): the contributions give both the PD and the reasons in one pass, as
+  in :meth:`~creditdesk.risk.gbm.GBMModel.explain`.
 
 The results are the table path's, not an approximation of them: the same bins, the same
 floating-point operations in the same order for the score and PD (the scorecard's points
