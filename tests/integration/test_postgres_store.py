@@ -117,8 +117,15 @@ def test_every_books_table_round_trips_its_exact_types(pg_url: str, tmp_path: Pa
         assert got.schema == pl.Schema(TABLES[t]), t
         assert got.sort(pl.all()).equals(df.sort(pl.all())), t
         assert got.sort(pl.all()).equals(duck.read(t).sort(pl.all())), t
+        # a point lookup's path (Python rows, not COPY) gives the same frame, types exact
+        few = pg.read(t, few=True)
+        assert few.schema == got.schema and few.sort(pl.all()).equals(got.sort(pl.all())), t
     # a filtered read with parameters, and the last closed date as a date
     assert pg.read("accounts", "account_id = ?", [ODD]).height == 1
+    assert pg.read("accounts", "account_id = ?", [ODD], few=True).equals(
+        pg.read("accounts", "account_id = ?", [ODD]))
+    assert pg.read("accounts", "account_id = ?", ["nobody"], few=True).schema == \
+        pl.Schema(TABLES["accounts"])
     assert pg.last_closed() == date(9999, 12, 31) == duck.last_closed()
     # state replaced whole, inside the caller's transaction
     with pg.transaction():

@@ -6,6 +6,7 @@ as JSON-ready scalars (dates and timestamps in ISO 8601), the same on both engin
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -21,10 +22,12 @@ def _rows(df: pl.DataFrame) -> list[dict[str, Any]]:
             for r in df.iter_rows(named=True)]
 
 
-def case_detail(store: Any, case_id: str) -> dict[str, Any]:
+def case_detail(store: Any, case_id: str, *, last_closed: date | None = None
+                ) -> dict[str, Any]:
     """The case row, its events, its planned (and blocked) contacts, contacts made, promises.
 
-    Raises :class:`~creditdesk.errors.NotFoundError` for an unknown case id.
+    ``last_closed``: the store's last closed business date when the caller has just read
+    it. Raises :class:`~creditdesk.errors.NotFoundError` for an unknown case id.
     """
     st = sql_store(store)
     if not table_exists(st, "cases"):
@@ -52,7 +55,7 @@ def case_detail(store: Any, case_id: str) -> dict[str, Any]:
     if table_exists(st, "promises"):
         from creditdesk.collections.promises import promise_status
 
-        last = store.last_closed()
+        last = last_closed if last_closed is not None else store.last_closed()
         made = promise_status(st, last, case["account_id"])
         # promises taken on the open business date (after the last close) are open
         today = st.query("SELECT business_date, account_id, channel, promise_date, amount "

@@ -135,7 +135,7 @@ def active_holds(store: Store, customer_id: str, at: datetime) -> list[dict[str,
 
 
 def _customer(store: Store, customer_id: str) -> dict[str, Any]:
-    got = store.read("customers", "customer_id = ?", [customer_id])
+    got = store.read("customers", "customer_id = ?", [customer_id], few=True)
     if got.height == 0:
         raise NotFoundError(f"customer_id {customer_id!r} is not in the books")
     return got.row(0, named=True)
@@ -171,12 +171,16 @@ def _history(store: Store, customer_id: str, at: datetime, number: str) -> list[
 
 
 def may_contact(store: Store, case_id: str, channel: str, *, at: datetime | None = None,
-                profile: str = "CN", party: str = "debtor") -> dict[str, Any]:
+                profile: str = "CN", party: str = "debtor",
+                case: dict[str, Any] | None = None, customer: dict[str, Any] | None = None,
+                holds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The checker's answer for contacting the case's debtor on ``channel`` at ``at`` (now).
 
     Keys: ``allowed``, ``rule``, ``reason``, ``next_allowed_at`` (ISO, the customer's
     time zone; null when only a change of state would allow it), ``profile``, ``at``,
-    ``holds``.
+    ``holds``. A caller that has just read the case row, the customer row or the
+    customer's :func:`active_holds` at ``at`` passes them (the case page does) instead of
+    having them read again.
     """
     if channel not in _CHECKER_CHANNEL:
         raise BadInputError(f"channel must be one of {', '.join(_CHECKER_CHANNEL)}; "
@@ -184,9 +188,9 @@ def may_contact(store: Store, case_id: str, channel: str, *, at: datetime | None
     at = at or datetime.now(UTC)
     if at.tzinfo is None:
         raise BadInputError("at must carry a time zone", field="at", value=at.isoformat())
-    case = case_row(store, case_id)
-    cust = _customer(store, case["customer_id"])
-    holds = active_holds(store, case["customer_id"], at)
+    case = case if case is not None else case_row(store, case_id)
+    cust = customer if customer is not None else _customer(store, case["customer_id"])
+    holds = holds if holds is not None else active_holds(store, case["customer_id"], at)
     consents = [m for m in ("voice", "sms", "push", "email") if cust.get(f"consent_{m}")]
     who = CustomerState(cust["timezone"], holds=frozenset(h["hold"] for h in holds),
                         consents=frozenset(consents))

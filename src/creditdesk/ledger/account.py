@@ -24,12 +24,12 @@ def account_view(store: Store, account_id: str, as_of: date | None = None) -> di
     what each changed; see :func:`_arrangements`). A schedule entry's
     ``original_due_date`` is its first due date (a payment holiday moves it).
     """
-    acct = store.read("accounts", "account_id = ?", [account_id])
+    acct = store.read("accounts", "account_id = ?", [account_id], few=True)
     if acct.height == 0:
         raise NotFoundError(f"account_id {account_id!r} is not in the books")
     as_of = as_of or store.last_closed()
-    day = (store.read("account_day", "account_id = ? AND business_date = ?", [account_id, as_of])
-           if as_of else pl.DataFrame())
+    day = (store.read("account_day", "account_id = ? AND business_date = ?", [account_id, as_of],
+                      few=True) if as_of else pl.DataFrame())
     a = acct.row(0, named=True)
     view: dict[str, Any] = {"account_id": account_id, "customer_id": a["customer_id"],
                             "product": a["product"], "opened": a["opened"],
@@ -53,14 +53,14 @@ def account_view(store: Store, account_id: str, as_of: date | None = None) -> di
                      "overdue_amount": 0, "credit_balance": 0,
                      "balances": {"principal": 0, "interest": 0, "fee": 0, "penalty": 0},
                      "available_credit": a["credit_limit"]})
-    view["statements"] = store.read("statements", "account_id = ?", [account_id]).sort(
+    view["statements"] = store.read("statements", "account_id = ?", [account_id], few=True).sort(
         "bill_date").drop("business_date").to_dicts()
-    dues = store.read("dues", "account_id = ?", [account_id])
+    dues = store.read("dues", "account_id = ?", [account_id], few=True)
     view["dues"] = dues.select("due_id", "source", "due_date", "principal", "interest", "fee",
                                "penalty", "original_total").sort("due_date").to_dicts()
-    plans = store.read("plans", "account_id = ?", [account_id])
-    inst = store.read("instalments", "account_id = ?", [account_id])
-    state = store.read("plan_state", "account_id = ?", [account_id])
+    plans = store.read("plans", "account_id = ?", [account_id], few=True)
+    inst = store.read("instalments", "account_id = ?", [account_id], few=True)
+    state = store.read("plan_state", "account_id = ?", [account_id], few=True)
     open_terms = {(r["plan_id"], r["term"]) for r in dues.to_dicts()}
     # a payment holiday appends a new version of a plan's remaining terms: each term's
     # latest version is in force, its first version holds the original due date
@@ -68,8 +68,8 @@ def account_view(store: Store, account_id: str, as_of: date | None = None) -> di
                  .agg(pl.col("due_date").first().alias("original_due_date")))
     inst = (inst.sort("business_date").group_by("plan_id", "term").last()
             .join(first_due, on=["plan_id", "term"], how="left"))
-    txns = store.read("transactions", "account_id = ?", [account_id])
-    posts = store.read("postings", "account_id = ?", [account_id])
+    txns = store.read("transactions", "account_id = ?", [account_id], few=True)
+    posts = store.read("postings", "account_id = ?", [account_id], few=True)
     joined = txns.join(posts.select("txn_id", "status", "reason"), on="txn_id", how="left")
     settled_on = (joined.filter((pl.col("type") == "settlement")
                                 & (pl.col("status") == "posted"))
@@ -125,8 +125,8 @@ def _arrangements(store: Store, account_id: str, txns: pl.DataFrame, view: dict[
         return []
     journal = store.read("journal", "account_id = ? AND event = ?",
                          [account_id, "settlement_discount"])
-    inst = store.read("instalments", "account_id = ?", [account_id])
-    bills = store.read("statements", "account_id = ?", [account_id])
+    inst = store.read("instalments", "account_id = ?", [account_id], few=True)
+    bills = store.read("statements", "account_id = ?", [account_id], few=True)
     plans = {p["plan_id"]: p for p in view["plans"]}
     out = []
     for r in rows:

@@ -111,8 +111,13 @@ class Store(ABC):
 
     @abstractmethod
     def read(self, table: str, where: str | None = None,
-             params: list[object] | None = None) -> pl.DataFrame:
-        """Rows of ``table`` matching a SQL ``where`` clause with ``?`` parameters."""
+             params: list[object] | None = None, *, few: bool = False) -> pl.DataFrame:
+        """Rows of ``table`` matching a SQL ``where`` clause with ``?`` parameters.
+
+        ``few``: the caller expects a handful of rows (a point lookup by account or
+        customer), so a store may skip a bulk transfer path whose fixed cost only pays
+        on many rows; the result is the same.
+        """
 
     @abstractmethod
     def transaction(self, kind: str = "load", business_date: date | None = None

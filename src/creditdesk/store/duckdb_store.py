@@ -113,7 +113,7 @@ class DuckDBStore(Store):
                                  [version, description, datetime.now(UTC)])
 
     def read(self, table: str, where: str | None = None,
-             params: list[object] | None = None) -> pl.DataFrame:
+             params: list[object] | None = None, *, few: bool = False) -> pl.DataFrame:
         cols = ", ".join(TABLES[table]) if table in TABLES else "*"
         sql = f"SELECT {cols} FROM {table}" + (f" WHERE {where}" if where else "")
         rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)

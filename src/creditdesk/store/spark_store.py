@@ -244,7 +244,7 @@ class SparkStore(Store):
             self.frame(t).createOrReplaceTempView(t)
 
     def read(self, table: str, where: str | None = None,
-             params: list[object] | None = None) -> pl.DataFrame:
+             params: list[object] | None = None, *, few: bool = False) -> pl.DataFrame:
         df = self.frame(table)
         if where:
             df.createOrReplaceTempView("_r")

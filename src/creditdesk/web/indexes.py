@@ -11,6 +11,7 @@ appends, which matter more there.
 
 from __future__ import annotations
 
+from creditdesk.collections.casework import ensure_casework_tables
 from creditdesk.store.base import Store
 
 __all__ = ["CONSOLE_INDEXES", "ensure_console_indexes"]
@@ -34,7 +35,8 @@ CONSOLE_INDEXES: dict[str, list[tuple[str, ...]]] = {
 
 
 def ensure_console_indexes(store: Store) -> list[str]:
-    """Create the missing indexes on a PostgreSQL store; the names created (or kept)."""
+    """Create the missing indexes on a PostgreSQL store (and the casework tables they
+    cover); the names created (or kept)."""
     if store.dialect != "postgres":
         return []
     out = []
@@ -42,6 +44,9 @@ def ensure_console_indexes(store: Store) -> list[str]:
         # workers start together: without the lock two of them race on the same index
         # (``IF NOT EXISTS`` is not atomic: the loser fails on pg_class's unique key)
         store.execute("SELECT pg_advisory_xact_lock(?)", [_INDEX_LOCK])
+        # the casework tables (holds, contacts, promises) exist from the start, so the
+        # case page's "is there a holds table?" is answered once, not per page
+        ensure_casework_tables(store)
         for table, indexes in CONSOLE_INDEXES.items():
             if not store.has_table(table):
                 continue

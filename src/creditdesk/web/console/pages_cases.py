@@ -57,8 +57,14 @@ from creditdesk.web.console.formatting import (
     parse_int,
 )
 from creditdesk.web.console.render import PageError, render
-from creditdesk.web.deps import audit_request, client_of, csrf_protect, current_session
-from creditdesk.web.scope import check_case_visible
+from creditdesk.web.deps import (
+    audit_request,
+    check_case_access,
+    client_of,
+    csrf_protect,
+    current_session,
+)
+from creditdesk.web.scope import agent_of, check_case_visible
 from creditdesk.web.sessions import Session
 from creditdesk.web.users import USERNAME_PATTERN, User
 
@@ -173,16 +179,18 @@ def cases_page(request: Request, session: Annotated[Session, Depends(current_ses
 
 # --------------------------------------------------------------------------- the case page
 
-def _case_context(request: Request, session: Session, case_id: str) -> dict[str, Any]:
+def _case_context(request: Request, session: Session, case_id: str,
+                  agent: tuple[str | None] | None = None) -> dict[str, Any]:
     ctx = ctx_of(request)
     store = ctx.store()
     now = ctx.config.now()
-    cf = case_file(store, case_id, now=now)
+    last = store.last_closed()
+    cf = case_file(store, case_id, now=now, last_closed=last, agent=agent)
     case = cf["case"]
     customer = cf["customer"]
     tz = customer.get("timezone")
-    answer = may_contact(store, case_id, "agent", at=now, profile=ctx.config.profile)
-    last = store.last_closed()
+    answer = may_contact(store, case_id, "agent", at=now, profile=ctx.config.profile,
+                         case=case, customer=customer, holds=cf["holds"])
     account = cf["account"]
     promises = list(cf.get("promises") or [])  # those of the open date come as open
     contacts = sorted(cf.get("contacts") or [], key=lambda c: str(c.get("contact_ts")),
@@ -201,7 +209,7 @@ def _case_context(request: Request, session: Session, case_id: str) -> dict[str,
         "plans": account.get("plans") or [], "arrangements": account.get("arrangements") or [],
         "other_accounts": cf.get("other_accounts") or [], "agent": cf.get("agent"),
         "planned": cf.get("plan") or [], "events": cf.get("events") or [],
-        "business_date": _next_date(store), "last_closed": last,
+        "business_date": last + timedelta(days=1) if last else None, "last_closed": last,
         "outcomes": OUTCOME_LABELS, "plan_kinds": PLAN_LABELS, "policy": policy,
         "pii_fields": _FIELD_LABELS,
         "can_record": user.can("record_outcome") and case.get("status") == "open",
@@ -214,8 +222,8 @@ def _case_context(request: Request, session: Session, case_id: str) -> dict[str,
 def _case_page(request: Request, session: Session, case_id: str, *, status: int = 200,
                error: str | None = None, error_field: str | None = None,
                form: dict[str, Any] | None = None, revealed: dict[str, str] | None = None,
-               ) -> Response:
-    context = _case_context(request, session, case_id)
+               agent: tuple[str | None] | None = None) -> Response:
+    context = _case_context(request, session, case_id, agent)
     audit_request(request, session.user, "view_case", "case", case_id,
                   {"customer_id": context["case"]["customer_id"]})
     context.update({"error": error, "error_field": error_field, "form": form or {},
@@ -230,8 +238,13 @@ def case_page(request: Request, case_id: str,
               session: Annotated[Session, Depends(current_session)]) -> Response:
     """The case page (404 for a case the user may not see)."""
     user = _case_user(session)
-    _visible(ctx_of(request).store(), user, case_id)
-    return _case_page(request, session, case_id)
+    store = ctx_of(request).store()
+    try:
+        agent = agent_of(store, case_id)
+        check_case_access(user, agent)
+        return _case_page(request, session, case_id, agent=(agent,))
+    except NotFoundError:  # an unknown case and another agent's case look the same
+        raise not_found() from None
 
 
 def _back(case_id: str, done: str, anchor: str) -> RedirectResponse:
