@@ -78,11 +78,11 @@ GC_ENV = "BENCH_WEB_GC_FREEZE"
 
 # -- the app, as the server subprocess builds it ----------------------------------------------
 
-def __getattr__(name: str) -> Any:  # ``--http bench_web:NoDelayH11Protocol``
-    if name == "NoDelayH11Protocol":  # the one ``creditdesk serve`` uses
-        from creditdesk.web.server import NoDelayH11Protocol
+def __getattr__(name: str) -> Any:  # ``--http bench_web:NoDelayHttpToolsProtocol``
+    if name in ("NoDelayH11Protocol", "NoDelayHttpToolsProtocol"):  # creditdesk serve's
+        from creditdesk.web import server
 
-        return NoDelayH11Protocol
+        return getattr(server, name)
     raise AttributeError(name)
 
 
@@ -285,15 +285,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int, workers: int, nodelay: bool, gc_freeze: bool
-                 ) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int, nodelay: bool, gc_freeze: bool,
+                 h11: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, STORE_ENV: url, GC_ENV: "1" if gc_freeze else ""}
     cmd = [sys.executable, "-m", "uvicorn", "bench_web:server_app", "--factory",
            "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--no-access-log",
            "--log-level", "warning"]
-    if nodelay:
-        cmd += ["--http", "bench_web:NoDelayH11Protocol"]
+    if h11:  # uvicorn's pure-Python parser and asyncio's loop, as before 2026-11-29
+        cmd += ["--loop", "asyncio"]
+        cmd += ["--http", "bench_web:NoDelayH11Protocol"] if nodelay else ["--http", "h11"]
+    else:  # what ``creditdesk serve`` runs: httptools and uvloop
+        cmd += ["--loop", "uvloop"]
+        cmd += ["--http", "bench_web:NoDelayHttpToolsProtocol"] if nodelay \
+            else ["--http", "httptools"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 120
     import httpx
@@ -614,6 +619,9 @@ def main() -> None:
     ap.add_argument("--no-nodelay", action="store_true",
                     help="with several workers, serve with uvicorn's plain h11 protocol (no "
                          "TCP_NODELAY: +40 ms an answer, see creditdesk.web.server.NoDelayH11Protocol)")
+    ap.add_argument("--h11", action="store_true",
+                    help="serve with uvicorn's pure-Python h11 parser and asyncio's loop "
+                         "(before 2026-11-29) instead of httptools and uvloop")
     ap.add_argument("--gc-freeze", action="store_true",
                     help="load the model at start and gc.freeze() the heap (see server_app)")
     ap.add_argument("--cache", type=Path, default=ROOT / "bench-work" / "web")
@@ -701,7 +709,8 @@ def _serve_and_measure(args: argparse.Namespace, url: str, facts: dict[str, Any]
     nodelay = workers > 1 and not args.no_nodelay
     facts_run["tcp_nodelay_fix"] = nodelay
     facts_run["gc_freeze"] = args.gc_freeze
-    proc = start_server(url, port, workers, nodelay, args.gc_freeze)
+    proc = start_server(url, port, workers, nodelay, args.gc_freeze, args.h11)
+    facts_run["http"] = "h11 + asyncio" if args.h11 else "httptools + uvloop"
     server_pids = [proc.pid] + ([cluster.postmaster_pid()] if cluster else [])
     results: list[PhaseResult] = []
     try:
