@@ -39,9 +39,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from creditdesk.collections.gate import PUSH, ROBOT, SMS, ContactLog, render
+from creditdesk.collections.gate import PUSH, ROBOT, SMS, ContactLog, _gate_reference, render
 from creditdesk.collections.proposals import Proposals
-from creditdesk.compliance import ContactEvent, ProposedContact, check
+from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, check
 from creditdesk.compliance.history import History
 from creditdesk.compliance.model import _address
 from creditdesk.compliance.profiles import Profile
@@ -70,16 +70,19 @@ def fast_path_applies(profile: Profile) -> bool:
                for cls, derived in _DERIVED.items())
 
 
+# each model's slots with their setters (which bypass the frozen class's __setattr__)
+_SLOTS = {cls: [(name, cls.__dict__[name].__set__) for name in cls.__slots__]
+          for cls in (ProposedContact, ContactEvent)}
+
+
 def _renumbered(proto: _T, number: str | None) -> _T:
     """``proto`` with another (already normalised) number: what the constructor would build."""
     if proto.number == number:
         return proto
     cls = type(proto)
     obj = object.__new__(cls)
-    put = object.__setattr__
-    for name in cls.__slots__:
-        put(obj, name, getattr(proto, name))
-    put(obj, "number", number)
+    for name, put in _SLOTS[cls]:
+        put(obj, number if name == "number" else getattr(proto, name))
     return obj
 
 
@@ -106,7 +109,21 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
     third_l = props.party.tolist()
     u_l = connect_u.tolist()
     rpc = rpc_by_hour.tolist()
+    try:  # each proposal's customer, zone, phone and hold, read once for all
+        cust_p = customer[props.account]
+        c_l = cust_p.tolist()
+        tz_l = tz[props.account].tolist()
+        phone_l = phone[props.account].tolist()
+        dpd_l = dpd[props.account].tolist()
+        hold_l = hold[cust_p].tolist()
+    except IndexError:  # the reference fails at the same row, after the same work
+        return _gate_reference(props, d, customer, tz, phone, hold, dpd, log, connect_u,
+                               rpc_by_hour, robot_factor, templates)
+    if cust_p.dtype.kind not in "iu":  # int() of a float index; the reference handles it
+        return _gate_reference(props, d, customer, tz, phone, hold, dpd, log, connect_u,
+                               rpc_by_hour, robot_factor, templates)
     profile = log.profile
+    states: dict[tuple[str, bool], CustomerState] = {}
     histories = log.histories
     history_free = {(ch, party): not any(r.kind in _HISTORY_KINDS and r.applies(ch, party)
                                          for r in profile.rules)
@@ -124,15 +141,15 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
         if retry_l[i] and a in reached:
             skipped[i] = True
             continue
-        c = int(customer[a])
-        zname = str(tz[a])
+        c = c_l[i]
+        zname = str(tz_l[i])
         m = min_l[i]
         hit = instants.get((zname, m))
         if hit is None:
             ts0 = datetime(d.year, d.month, d.day, m // 60, m % 60, tzinfo=ZoneInfo(zname))
             hit = instants[zname, m] = (ts0, int(ts0.astimezone(UTC).timestamp()) * 1_000_000)
         ts, ts_list[i] = hit
-        raw = phone[a]
+        raw = phone_l[i]
         number = None if raw is None else str(raw)
         third = third_l[i]
         party = "third_party" if third else "debtor"
@@ -140,7 +157,7 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
         cname = ("sms" if ch == SMS else "push") if msg else "voice"
         text = None
         if msg:
-            tkey = (tpl_l[i], 0 if rem_l[i] else int(dpd[a]))
+            tkey = (tpl_l[i], 0 if rem_l[i] else int(dpd_l[i]))
             text = texts.get(tkey)
             if text is None:
                 text = texts[tkey] = render(templates, tkey[0], d, tkey[1])
@@ -160,8 +177,10 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
                 norm = norms[nkey]
             else:  # refuses a bad number as the constructor would
                 norm = norms[nkey] = _address(cname, number, "number")
-        hv = bool(hold[c])
-        state = log.state(zname, hv)
+        hv = bool(hold_l[i])
+        state = states.get((zname, hv))
+        if state is None:
+            state = states[zname, hv] = log.state(zname, hv)
         hist = histories.get(c)
         dkey = (zname, m, ch, third, text, hv)
         verdict = None
