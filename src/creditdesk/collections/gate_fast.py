@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -73,6 +74,17 @@ def fast_path_applies(profile: Profile) -> bool:
 # each model's slots with their setters (which bypass the frozen class's __setattr__)
 _SLOTS = {cls: [(name, cls.__dict__[name].__set__) for name in cls.__slots__]
           for cls in (ProposedContact, ContactEvent)}
+
+
+@lru_cache(maxsize=1 << 17)
+def _normalised(channel: str, number: str | None) -> str | None:
+    """The model's own check and normalisation of a number, memoised across dates.
+
+    Pure, so a memo is safe; a bad number raises and is not memoised, so it raises
+    again every time, as the constructor would. The same customers' numbers come back
+    every day, and normalising one costs about as much as the rest of its contact.
+    """
+    return _address(channel, number, "number")
 
 
 def _renumbered(proto: _T, number: str | None) -> _T:
@@ -130,7 +142,6 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
                     for ch in ("sms", "push", "voice") for party in ("debtor", "third_party")}
     instants: dict[tuple[str, int], tuple[datetime, int]] = {}
     texts: dict[tuple[str | None, int], str | None] = {}
-    norms: dict[tuple[str, str | None], str | None] = {}
     protos: dict[tuple[str, int, int, int, str | None], ProposedContact] = {}
     events: dict[tuple[str, int, int, int, bool], ContactEvent] = {}
     decided: dict[tuple[str, int, int, int, str | None, bool], tuple[bool, str | None]] = {}
@@ -169,14 +180,9 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
                 if msg else ProposedContact(ts, "voice", party=party, number=number,
                                             robot=ch == ROBOT))
             norm = proposed.number
-            norms.setdefault((cname, number), norm)
-        else:
+        else:  # refuses a bad number as the constructor would
             proposed = None
-            nkey = (cname, number)
-            if nkey in norms:
-                norm = norms[nkey]
-            else:  # refuses a bad number as the constructor would
-                norm = norms[nkey] = _address(cname, number, "number")
+            norm = _normalised(cname, number)
         hv = bool(hold_l[i])
         state = states.get((zname, hv))
         if state is None:
