@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import TypeVar
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -71,9 +71,6 @@ def fast_path_applies(profile: Profile) -> bool:
                for cls, derived in _DERIVED.items())
 
 
-# each model's slots with their setters (which bypass the frozen class's __setattr__)
-_SLOTS = {cls: [(name, cls.__dict__[name].__set__) for name in cls.__slots__]
-          for cls in (ProposedContact, ContactEvent)}
 
 
 @lru_cache(maxsize=1 << 17)
@@ -87,15 +84,33 @@ def _normalised(channel: str, number: str | None) -> str | None:
     return _address(channel, number, "number")
 
 
-def _renumbered(proto: _T, number: str | None) -> _T:
-    """``proto`` with another (already normalised) number: what the constructor would build."""
-    if proto.number == number:
-        return proto
-    cls = type(proto)
-    obj = object.__new__(cls)
-    for name, put in _SLOTS[cls]:
-        put(obj, number if name == "number" else getattr(proto, name))
-    return obj
+class _Prototype(Generic[_T]):
+    """A constructor-built contact or event, and its copies with other numbers.
+
+    A copy sets each slot through the slot's own setter (the frozen class refuses
+    ``setattr``), from values read once here: every field but the number is the
+    prototype's, which is what the constructor would compute from the same arguments.
+    """
+
+    __slots__ = ("cls", "fill", "obj", "put_number")
+
+    def __init__(self, obj: _T) -> None:
+        cls = type(obj)
+        self.obj: _T = obj
+        self.cls: type[_T] = cls
+        self.fill = [(cls.__dict__[name].__set__, getattr(obj, name))
+                     for name in cls.__slots__ if name != "number"]
+        self.put_number = cls.__dict__["number"].__set__
+
+    def with_number(self, number: str | None) -> _T:
+        """The prototype with ``number`` (normalised): what the constructor would build."""
+        if self.obj.number == number:
+            return self.obj
+        new = object.__new__(self.cls)
+        for put, value in self.fill:
+            put(new, value)
+        self.put_number(new, number)
+        return new
 
 
 def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone: np.ndarray,
@@ -142,8 +157,8 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
                     for ch in ("sms", "push", "voice") for party in ("debtor", "third_party")}
     instants: dict[tuple[str, int], tuple[datetime, int]] = {}
     texts: dict[tuple[str | None, int], str | None] = {}
-    protos: dict[tuple[str, int, int, int, str | None], ProposedContact] = {}
-    events: dict[tuple[str, int, int, int, bool], ContactEvent] = {}
+    protos: dict[tuple[str, int, int, int, str | None], _Prototype[ProposedContact]] = {}
+    events: dict[tuple[str, int, int, int, bool], _Prototype[ContactEvent]] = {}
     decided: dict[tuple[str, int, int, int, str | None, bool], tuple[bool, str | None]] = {}
     empty = History()
     for i in order:
@@ -175,10 +190,11 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
         pkey = (zname, m, ch, third, text)
         proto = protos.get(pkey)
         if proto is None:  # the real constructor validates and normalises everything
-            proposed = protos[pkey] = (
+            proposed = (
                 ProposedContact(ts, cname, party=party, number=number, template=text, opt_out=True)
                 if msg else ProposedContact(ts, "voice", party=party, number=number,
                                             robot=ch == ROBOT))
+            proto = protos[pkey] = _Prototype(proposed)
             norm = proposed.number
         else:  # refuses a bad number as the constructor would
             proposed = None
@@ -191,12 +207,12 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
         dkey = (zname, m, ch, third, text, hv)
         verdict = None
         reusable = (history_free[cname, party] and not state.objected_numbers
-                    and (hist is None or not hist.us or hist.us[-1] <= protos[pkey].us))
+                    and (hist is None or not hist.us or hist.us[-1] <= proto.obj.us))
         if reusable:
             verdict = decided.get(dkey)
         if verdict is None:
             if proposed is None:
-                proposed = _renumbered(protos[pkey], norm)
+                proposed = proto.with_number(norm)
             decision = check(proposed, state, hist if hist is not None else empty, profile)
             verdict = (True, None) if decision.allowed else (
                 False, getattr(decision, "rule_id", "blocked"))
@@ -215,13 +231,12 @@ def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, p
         ekey = (zname, m, ch, third, ok)
         ev = events.get(ekey)
         if ev is None:
-            ev = events[ekey] = (
-                ContactEvent(ts, cname, party=party, number=number) if msg else
-                ContactEvent(ts, "voice", party=party, number=number, connected=ok,
-                             conversation=ok, robot=ch == ROBOT))
-            event = ev
+            event = (ContactEvent(ts, cname, party=party, number=number) if msg else
+                     ContactEvent(ts, "voice", party=party, number=number, connected=ok,
+                                  conversation=ok, robot=ch == ROBOT))
+            events[ekey] = _Prototype(event)
         else:
-            event = _renumbered(ev, norm)
+            event = ev.with_number(norm)
         histories[c] = hist.added(event) if hist is not None else History([event])
     return (np.array(allowed, bool), rules, np.array(connected, bool),
             np.array(ts_list, np.int64), np.array(skipped, bool))
