@@ -48,6 +48,7 @@ from creditdesk.web.security import (
     read_audit,
     verify_audit_chain,
 )
+from creditdesk.web.sessions import SessionCache
 from creditdesk.web.users_cli import user_app
 
 PW = "correct horse battery"
@@ -64,6 +65,7 @@ class Ctx:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[Store] = []
+        self.sessions = SessionCache()  # the server's default: sessions kept 2 s
 
     def store(self) -> Store:
         store = getattr(self._local, "store", None)
@@ -235,6 +237,26 @@ def test_logout_ends_the_session(client: TestClient, store: Store) -> None:
     assert r.status_code == 204
     assert client.get("/api/session").status_code == 401
     assert read_audit(store, username="sue", limit=1)[0]["action"] == "logout"
+
+
+def test_a_change_elsewhere_reaches_a_cached_session_within_its_ttl(
+        client: TestClient, ctx: Ctx, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker answers a session from memory for at most ``ttl`` seconds: a session
+    deleted behind its back (another worker's sign-out, ``creditdesk user`` deactivating
+    someone) still works until then, and not a moment after; an expired one never does."""
+    import creditdesk.web.sessions as sessions_mod
+
+    clock = [1000.0]
+    monkeypatch.setattr(sessions_mod.time, "monotonic", lambda: clock[0])
+    ctx.sessions.clear()
+    login(client, "bob")
+    assert client.get("/api/session").status_code == 200  # read from the store, kept
+    store.execute("DELETE FROM sessions WHERE username = 'bob'")  # another process
+    clock[0] += ctx.sessions.ttl - 0.5
+    assert client.get("/api/session").status_code == 200  # within the ttl: from memory
+    clock[0] += 1.0
+    assert client.get("/api/session").status_code == 401  # past it: the store says no
+    ctx.sessions.clear()
 
 
 def test_api_answers_401_and_pages_redirect_to_login(client: TestClient) -> None:

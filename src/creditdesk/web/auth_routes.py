@@ -160,6 +160,7 @@ def sign_in(request: Request, username: str, password: str) -> tuple[Session, st
         audit(store, None, "login_failed", "user", tried, {"reason": "bad_credentials"}, client)
         raise
     end_session(store, request.cookies.get(COOKIE))
+    request.app.state.ctx.sessions.forget(request.cookies.get(COOKIE))
     token, _csrf = create_session(store, user)
     session = session_user(store, token)
     if session is None:  # pragma: no cover - created a moment ago
@@ -195,6 +196,7 @@ def api_logout(request: Request, response: Response,
     """Sign out: the session is deleted and the cookie cleared."""
     assert session is not None  # DELETE is unsafe: csrf_protect demands a session
     end_session(store_of(request), request.cookies.get(COOKIE))
+    request.app.state.ctx.sessions.forget(request.cookies.get(COOKIE))
     audit_request(request, session.user, "logout", "user", session.user.username)
     out = Response(status_code=204)
     clear_session_cookie(out, secure_cookies(request))
@@ -265,6 +267,7 @@ def logout_submit(request: Request,
     """Sign out from a page's form (carries ``csrf_token``); back to the sign-in page."""
     assert session is not None
     end_session(store_of(request), request.cookies.get(COOKIE))
+    request.app.state.ctx.sessions.forget(request.cookies.get(COOKIE))
     audit_request(request, session.user, "logout", "user", session.user.username)
     resp = RedirectResponse("/login", status_code=303)
     clear_session_cookie(resp, secure_cookies(request))

@@ -16,6 +16,7 @@ from pathlib import Path
 from creditdesk.store import DEFAULT_URL, open_store
 from creditdesk.store.base import Store
 from creditdesk.web.jobs import JobRunner
+from creditdesk.web.sessions import SessionCache
 
 __all__ = ["Context", "WebConfig"]
 
@@ -28,6 +29,8 @@ class WebConfig:
     ``decision_model``: the application scoring model folder (default: the shipped one).
     ``results``: a ``simulate compare --json`` output (or a folder of them) for the
     strategy lab. ``secure_cookies``: mark cookies ``Secure`` (behind HTTPS).
+    ``session_cache_seconds``: how long a worker may answer a session from memory
+    (:class:`~creditdesk.web.sessions.SessionCache`; 0: ask the store every request).
     ``clock``: the time the app believes it is (tests pin it); default: now, UTC.
     """
 
@@ -36,6 +39,7 @@ class WebConfig:
     decision_model: Path | None = None
     results: Path | None = None
     secure_cookies: bool = False
+    session_cache_seconds: float = 2.0
     clock: Callable[[], datetime] | None = field(default=None, compare=False)
 
     def now(self) -> datetime:
@@ -51,6 +55,7 @@ class Context:
         self._lock = threading.Lock()
         self._stores: list[Store] = []
         self.jobs_runner = JobRunner(config.store_url)
+        self.sessions = SessionCache(config.session_cache_seconds)
 
     def store(self) -> Store:
         """This thread's store (opened, and migrated, on first use)."""

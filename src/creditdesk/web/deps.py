@@ -30,7 +30,7 @@ from __future__ import annotations
 import hmac
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -84,11 +84,23 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _load_session(request: Request) -> Session | None:
+def _read_session(request: Request) -> Session | None:
+    return session_user(store_of(request), request.cookies.get(COOKIE))
+
+
+async def _load_session(request: Request) -> Session | None:
+    """The request's session: from the request (asked before), the worker's short-lived
+    cache (no thread hop), else the store (in a worker thread)."""
     if hasattr(request.state, _STATE_KEY):
         cached: Session | None = getattr(request.state, _STATE_KEY)
         return cached
-    session = session_user(store_of(request), request.cookies.get(COOKIE))
+    token = request.cookies.get(COOKIE)
+    sessions = request.app.state.ctx.sessions
+    session = sessions.get(token)
+    if session is None:
+        session = await run_in_threadpool(_read_session, request)
+        if session is not None and token:
+            sessions.put(token, session)
     setattr(request.state, _STATE_KEY, session)
     return session
 
@@ -102,25 +114,30 @@ def _no_session(request: Request) -> Exception:
     return LoginRequired(next_url=path if request.method == "GET" else "/")
 
 
-def optional_session(request: Request) -> Session | None:
+async def optional_session(request: Request) -> Session | None:
     """The live session, or None (for pages that show something to everyone)."""
-    return _load_session(request)
+    return await _load_session(request)
 
 
-def current_session(request: Request) -> Session:
-    """The live session (with its CSRF token for forms), else 401 / redirect to sign-in."""
-    session = _load_session(request)
+async def current_session(request: Request) -> Session:
+    """The live session (with its CSRF token for forms), else 401 / redirect to sign-in.
+
+    The security dependencies are ``async``: run on the event loop they cost no hop to a
+    worker thread (FastAPI runs a plain ``def`` dependency in one), and a cached session
+    costs no store read either.
+    """
+    session = await _load_session(request)
     if session is None:
         raise _no_session(request)
     return session
 
 
-def current_user(request: Request) -> User:
+async def current_user(request: Request) -> User:
     """The signed-in user, else 401 (API) or a redirect to ``/login?next=...`` (pages)."""
-    return current_session(request).user
+    return (await current_session(request)).user
 
 
-def require(permission: str) -> Callable[..., User]:
+def require(permission: str) -> Callable[..., Awaitable[User]]:
     """A dependency returning the signed-in user if their role holds ``permission``, else 403.
 
     The permission name is checked now, so a typo fails at import, not at request time.
@@ -128,7 +145,7 @@ def require(permission: str) -> Callable[..., User]:
     if permission not in PERMISSIONS:
         raise KeyError(f"unknown permission {permission!r}; known: {', '.join(PERMISSIONS)}")
 
-    def dependency(user: User = Depends(current_user)) -> User:
+    async def dependency(user: User = Depends(current_user)) -> User:
         if not user.can(permission):
             raise ForbiddenError(f"role {user.role!r} may not {permission}")
         return user
@@ -146,7 +163,7 @@ async def csrf_protect(request: Request) -> Session | None:
     """
     if request.method in SAFE_METHODS:
         return None
-    session = await run_in_threadpool(_load_session, request)
+    session = await _load_session(request)
     if session is None:
         raise _no_session(request)
     sent = request.headers.get(CSRF_HEADER)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,9 +36,20 @@ from creditdesk.web.audit import count_recent
 from creditdesk.web.errors import TooManyAttempts
 from creditdesk.web.users import User
 
-__all__ = ["FAILURE_WINDOW", "MAX_FAILURES_PER_CLIENT", "MAX_FAILURES_PER_USER",
-           "SESSIONS_SCHEMA", "SESSION_TTL", "Session", "check_login_throttle",
-           "create_session", "end_session", "session_user", "token_hash"]
+__all__ = [
+    "FAILURE_WINDOW",
+    "MAX_FAILURES_PER_CLIENT",
+    "MAX_FAILURES_PER_USER",
+    "SESSIONS_SCHEMA",
+    "SESSION_TTL",
+    "Session",
+    "SessionCache",
+    "check_login_throttle",
+    "create_session",
+    "end_session",
+    "session_user",
+    "token_hash",
+]
 
 SESSION_TTL = timedelta(hours=8)
 #: failed sign-ins counted over this window ...
@@ -111,6 +123,65 @@ def session_user(store: Any, token: str | None) -> Session | None:
                 bool(active), user_created if isinstance(user_created, datetime) else None)
     assert isinstance(created, datetime)
     return Session(str(th), user, str(csrf), created, expires)
+
+
+class SessionCache:
+    """Sessions read from the store in the last ``ttl`` seconds, by token hash.
+
+    Why: every request of a signed-in user needs its session; reading it costs a store
+    round trip and a hop to a worker thread (measured: the largest single cost of a
+    real-time decision besides the commit). A hit is answered on the event loop. What it
+    costs: a session ended or a user deactivated *in another process* (another worker, or
+    ``creditdesk user`` on the command line) keeps working here for at most ``ttl``
+    seconds; in this process sign-out forgets the session at once and a user change
+    clears the cache. Only live sessions are kept (an unknown token is never cached, so
+    guessing cannot fill it), a session past its ``expires_at`` is never answered, and
+    the cache holds at most ``size`` entries.
+
+    >>> from datetime import datetime, timedelta, UTC
+    >>> now = datetime.now(UTC)
+    >>> s = Session("h", User("ann", "supervisor"), "csrf", now, now + timedelta(hours=1))
+    >>> cache = SessionCache(ttl=2.0)
+    >>> cache.put("tok", s); cache.get("tok") is s, cache.get("other")
+    (True, None)
+    >>> cache.forget("tok"); cache.get("tok") is None
+    True
+    """
+
+    def __init__(self, ttl: float = 2.0, size: int = 10_000) -> None:
+        self.ttl = float(ttl)
+        self.size = int(size)
+        self._entries: dict[str, tuple[float, Session]] = {}
+
+    def get(self, token: str | None) -> Session | None:
+        """The cached live session of ``token``, or None (ask the store)."""
+        if not token or self.ttl <= 0:
+            return None
+        hit = self._entries.get(token_hash(token))
+        if hit is None:
+            return None
+        read_at, session = hit
+        if time.monotonic() - read_at > self.ttl or session.expires_at <= datetime.now(UTC):
+            self._entries.pop(session.token_hash, None)
+            return None
+        return session
+
+    def put(self, token: str, session: Session) -> None:
+        """Remember a live session just read from the store."""
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[token_hash(token)] = (time.monotonic(), session)
+
+    def forget(self, token: str | None) -> None:
+        """Drop ``token``'s session (signed out)."""
+        if token:
+            self._entries.pop(token_hash(token), None)
+
+    def clear(self) -> None:
+        """Drop every session (a user was changed)."""
+        self._entries.clear()
 
 
 def end_session(store: Any, token: str | None) -> None:

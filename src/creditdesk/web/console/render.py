@@ -24,7 +24,6 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 
 from creditdesk.web.console.formatting import (
     currency_of,
@@ -153,7 +152,7 @@ def render(request: Request, session: Session | None, template: str,
 async def on_page_error(request: Request, exc: Exception) -> HTMLResponse:
     """Exception handler for :class:`PageError`: ``error.html`` with the navigation."""
     assert isinstance(exc, PageError)
-    session = await run_in_threadpool(optional_session, request)
+    session = await optional_session(request)
     return render(request, session, "error.html",
                   {"title": exc.title, "message": exc.message, "status": exc.status},
                   status=exc.status)
