@@ -132,3 +132,31 @@ def test_a_history_after_the_contact_is_refused_on_the_fast_path_too() -> None:
         assert fast == ref
         assert (ref[0][0] == "ComplianceInputError") == (profile == "US")  # type: ignore[index]
         assert _log_state(fast_log) == _log_state(ref_log)
+
+
+@pytest.mark.parametrize("customer_dtype", [np.int64, np.float64])
+def test_bad_indices_and_float_customers_fail_or_pass_as_in_the_reference(
+        customer_dtype: type) -> None:
+    # account 2 is past the arrays: the reference fails there, after gating the rows
+    # before it, and the fast path hands such input to the reference
+    rows = [(0, SMS, 9 * 60, False, False, 0, "neutral", 0.5),
+            (1, ROBOT, 10 * 60, False, False, 0, None, 0.1),
+            (2, ROBOT, 11 * 60, False, False, 0, None, 0.1)]
+    for take in (2, 3):
+        outs, logs = [], []
+        for exact in (False, True):
+            log = ContactLog.new(load_profile("CN"))
+            try:
+                out = gate(_props(rows[:take]), START, np.array([0, 1], customer_dtype),
+                           np.array(["Asia/Shanghai"] * 2, dtype=object),
+                           np.array(["+8613900000001", "+8613900000002"], dtype=object),
+                           np.array([False, False]), np.array([3, 3]), log,
+                           np.array([r[7] for r in rows[:take]]), np.full(24, 0.5), 1.0,
+                           TEMPLATES, exact=exact)
+                outs.append([x.tolist() if isinstance(x, np.ndarray) else x for x in out])
+            except IndexError as exc:
+                outs.append(str(exc))
+            logs.append(_log_state(log))
+        assert outs[0] == outs[1] and logs[0] == logs[1]
+        assert isinstance(outs[1], str) == (take == 3)
+        assert len(logs[1]) == 2
