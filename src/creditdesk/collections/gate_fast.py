@@ -25,6 +25,11 @@ three ways, each exact:
   holding an event after the contact is checked one by one too (the checker refuses it).
 * Every other contact is checked one by one by the real checker, with its history.
 
+Around that, each proposal's customer, zone, phone and hold are read from the arrays
+once, by fancy indexing (an index out of range, or a customer array that is not of
+integers, hands the call to the reference, which fails or converts at the same row
+as before), and a number's normalisation is memoised across dates.
+
 A profile with a rule kind not listed here, or a model whose derived fields changed,
 runs the reference instead (:func:`fast_path_applies`); the property test
 ``tests/unit/test_gate_fast.py`` compares both paths on varied days.
