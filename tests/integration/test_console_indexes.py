@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from creditdesk.store import open_store
-from creditdesk.web.indexes import ensure_console_indexes
+from creditdesk.web.indexes import DUCKDB_INDEXES, ensure_console_indexes
 
 
 def test_workers_starting_together_create_the_indexes_once(pg_url: str) -> None:
@@ -37,7 +37,15 @@ def test_workers_starting_together_create_the_indexes_once(pg_url: str) -> None:
         s.close()
 
 
-def test_duckdb_gets_none(tmp_path: object) -> None:
+def test_duckdb_gets_its_few_on_the_tables_that_exist(tmp_path: object) -> None:
     store = open_store(f"duckdb:///{tmp_path}/b.duckdb")
-    assert ensure_console_indexes(store) == []
+    store.migrate()
+    got = ensure_console_indexes(store)
+    present = {t for t in DUCKDB_INDEXES if store.has_table(t)}
+    assert present >= {"transactions", "postings", "statements", "accounts"}  # migrated
+    assert got == [f"cd_{t}_{'_'.join(c)}" for t, cols in DUCKDB_INDEXES.items()
+                   if t in present for c in cols]
+    assert ensure_console_indexes(store) == got  # again: nothing new, no error
+    names = {r[0] for r in store.execute("SELECT index_name FROM duckdb_indexes()")}
+    assert set(got) <= names
     store.close()

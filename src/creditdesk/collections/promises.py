@@ -45,10 +45,10 @@ PROMISE_STATUSES = ("open", "kept", "partly_kept", "broken")
 def sql_promise_status(one_account: bool = False) -> str:
     """Each promise with ``paid`` (from the day made through the promise date) and ``status``.
 
-    One ``?`` parameter: the as-of date, the last closed date (and a second, the
-    account id, with ``one_account``: one account's promises). A promise is judged once
-    the books are closed through its promise date (every payment of that day is in),
-    i.e. from the first planning day after it.
+    One ``?`` parameter: the as-of date, the last closed date (and two more, the
+    account id twice, with ``one_account``: one account's promises and repayment
+    days). A promise is judged once the books are closed through its promise date
+    (every payment of that day is in), i.e. from the first planning day after it.
 
     Set-based, not a subquery per promise: each distinct (account, made, promise date)
     window is joined to the account's repayment days once and summed, which both
@@ -56,6 +56,7 @@ def sql_promise_status(one_account: bool = False) -> str:
     ``account_day`` once per promise: it has no index there).
     """
     account = " AND p.account_id = ?" if one_account else ""
+    pay_account = " AND account_id = ?" if one_account else ""
     return f"""
         WITH cutoff AS (SELECT CAST(? AS DATE) AS as_of),
         made AS (SELECT p.business_date, p.account_id, p.channel, p.promise_date, p.amount,
@@ -63,7 +64,7 @@ def sql_promise_status(one_account: bool = False) -> str:
                  FROM promises p CROSS JOIN cutoff x WHERE p.business_date <= x.as_of{account}),
         spans AS (SELECT DISTINCT account_id, business_date, promise_date FROM made),
         pays AS (SELECT account_id, business_date, paid_today + recovered_today AS paid
-                 FROM account_day WHERE paid_today > 0 OR recovered_today > 0),
+                 FROM account_day WHERE (paid_today > 0 OR recovered_today > 0){pay_account}),
         paid AS (SELECT s.account_id, s.business_date, s.promise_date, sum(a.paid) AS paid
                  FROM spans s JOIN pays a ON a.account_id = s.account_id
                   AND a.business_date BETWEEN s.business_date AND s.promise_date
@@ -92,7 +93,7 @@ def promise_status(source: Any, as_of: date, account_id: str | None = None) -> p
     from creditdesk.store.base import Store
 
     sql = sql_promise_status(one_account=account_id is not None)
-    params: list[object] = [as_of] if account_id is None else [as_of, account_id]
+    params: list[object] = [as_of] if account_id is None else [as_of, account_id, account_id]
     if isinstance(source, Store):
         out = source.query(sql, params)
     else:
