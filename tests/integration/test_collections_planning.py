@@ -119,10 +119,16 @@ def test_only_the_next_business_date_can_be_planned(book: object, when: date) ->
 
 def test_unknown_strategy_is_refused_before_anything_is_written(book: object,
                                                               tmp_path: Path) -> None:
-    before = book.con.sql("SELECT count(*) FROM contact_plan").fetchall()[0][0]  # type: ignore[attr-defined]
+    def planned() -> int:  # the table exists once any test of the module has planned
+        if not book.has_table("contact_plan"):  # type: ignore[attr-defined]
+            return 0
+        return int(book.con.sql(  # type: ignore[attr-defined]
+            "SELECT count(*) FROM contact_plan").fetchall()[0][0])
+
+    before = planned()
     with pytest.raises(BadInputError, match="strategy must be one of"):
         plan_date(book, NEXT, strategy=str(tmp_path / "missing.yaml"))
-    assert book.con.sql("SELECT count(*) FROM contact_plan").fetchall()[0][0] == before  # type: ignore[attr-defined]
+    assert planned() == before
 
 
 def test_a_promise_broken_on_the_last_closed_date_gets_the_follow_up_call(book: object) -> None:
