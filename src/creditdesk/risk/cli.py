@@ -113,8 +113,8 @@ def score_cmd(
     income_col: IncomeOpt = None,
     reasons: Annotated[int, typer.Option(help="reason codes per row (0 = none, faster)")] = 3,
     reason_method: Annotated[str, typer.Option(
-        "--reason-method", help="gbm reasons: shap (exact TreeSHAP, slow) or saabas (path "
-        "attributions, an approximation of SHAP, ~100x faster)")] = "shap",
+        "--reason-method", help="gbm reasons: shap (exact TreeSHAP from per-tree tables) or "
+        "saabas (path attributions, an approximation of SHAP, kept for comparison)")] = "shap",
     threads: Annotated[int | None, typer.Option(
         help="gbm reasons: threads (default: every core)")] = None,
     as_json: JsonOpt = False,

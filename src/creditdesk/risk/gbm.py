@@ -53,7 +53,7 @@ from creditdesk.risk.treeshap import ShapTables, shap_tables
 
 __all__ = ["CHUNK_ROWS", "REASON_METHODS", "GBMModel", "run_in_chunks"]
 
-REASON_METHODS = ("shap", "saabas")  # exact TreeSHAP, or fast path attributions (explicit)
+REASON_METHODS = ("shap", "saabas")  # exact TreeSHAP, or approximate path attributions
 
 _OTHER = 0  # the code of rare and unseen categories; real categories start at 1
 CHUNK_ROWS = 8192  # rows per LightGBM call when explaining: output stays cache-sized

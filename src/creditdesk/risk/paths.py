@@ -1,6 +1,8 @@
-"""Fast path attributions (Saabas) for a LightGBM model, as an explicit alternative to SHAP.
+"""Path attributions (Saabas) for a LightGBM model, as an explicit alternative to SHAP.
 
-Why this exists: exact TreeSHAP (LightGBM's ``pred_contrib``) costs
+Since exact SHAP is looked up from per-tree tables (:mod:`creditdesk.risk.treeshap`,
+faster than this), these stay only as a named, approximate option. Why they were built:
+exact TreeSHAP called row by row (LightGBM's ``pred_contrib``) costs
 O(leaves x depth^2) per tree and row; on a 300-tree model it scores about a
 thousand rows a second on one core, far from what bulk re-scoring of a book
 needs. Saabas' path attribution (the method of ``treeinterpreter``) credits

@@ -66,8 +66,8 @@ def score_table(bundle: ModelBundle, frame: pd.DataFrame, *, policy: Policy | No
     be joined back. Reason values: points lost (scorecard) or the gbm's
     contribution to the log-odds of default — exact TreeSHAP by default
     (``reason_k_shap``), or Saabas path attributions when
-    ``reason_method="saabas"`` (``reason_k_saabas``: about a hundred times
-    faster, an approximation of SHAP; the column name says which was used).
+    ``reason_method="saabas"`` (``reason_k_saabas``: an approximation of SHAP,
+    now slower than the exact tables; the column name says which was used).
     ``n_reasons=0`` skips the reason codes. The model is evaluated once per
     row: the PD comes from the same pass as the reasons. ``num_threads``: threads
     for the gbm's reasons (default: every core, ``os.cpu_count()``).
