@@ -418,3 +418,27 @@ def test_collect_plan_on_postgres_gives_the_duckdb_plan_and_cases(
         case_detail(pg, "NOPE-1")
     duck.close()
     pg.close()
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_a_table_created_in_a_rolled_back_transaction_is_not_remembered(
+        engine: str, pg_url: str, tmp_path: Path) -> None:
+    """has_table remembers a yes (tables are never dropped), but not one seen inside a
+    transaction that then rolled back: that table no longer exists."""
+    store = open_store(pg_url if engine == "postgres" else f"duckdb:///{tmp_path}/b.duckdb")
+    name = f"scratch_{engine}_{os.getpid()}"
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), store.transaction():
+        store.ensure_tables({name: {"x": pl.Int64}})
+        assert store.has_table(name)
+        raise Boom
+    assert not store.has_table(name)
+    with store.transaction():  # committed this time: remembered
+        store.ensure_tables({name: {"x": pl.Int64}})
+        assert store.has_table(name)
+    assert store.has_table(name)
+    assert name in store.__dict__["_known_tables"]
+    store.close()

@@ -178,14 +178,24 @@ class Store(ABC):
     def has_table(self, name: str) -> bool:
         """Whether ``name`` exists in the store's own schema (DuckDB file / PostgreSQL schema)."""
         known: set[str] = self.__dict__.setdefault("_known_tables", set())
-        if name in known:  # tables are created, never dropped: a yes can be remembered
+        pending: set[str] = self.__dict__.setdefault("_pending_tables", set())
+        if name in known or name in pending:  # tables are never dropped: a yes is kept
             return True
         rows = self.execute("SELECT count(*) FROM information_schema.tables WHERE "
                             f"{self.own_tables_condition()} "
                             "AND table_name = ?", [name])
         if rows[0][0]:
-            known.add(name)
+            # inside a transaction the table may be one it created: kept only if it commits
+            (pending if getattr(self, "_in_txn", False) else known).add(name)
         return bool(rows[0][0])
+
+    def _transaction_ended(self, committed: bool) -> None:
+        """Called by a store's :meth:`transaction` as it ends: the tables seen inside
+        are remembered if it committed, forgotten if it rolled back."""
+        pending: set[str] = self.__dict__.setdefault("_pending_tables", set())
+        if committed:
+            self.__dict__.setdefault("_known_tables", set()).update(pending)
+        pending.clear()
 
     def ensure_tables(self, tables: dict[str, dict[str, Any]],
                       keys: dict[str, tuple[str, ...]] | None = None) -> None:

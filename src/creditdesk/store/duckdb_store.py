@@ -171,6 +171,7 @@ class DuckDBStore(Store):
             return
         self._exec("BEGIN TRANSACTION")
         self._in_txn = True
+        committed = False
         try:
             yield
         except BaseException:
@@ -178,8 +179,10 @@ class DuckDBStore(Store):
             raise
         else:
             self._exec("COMMIT")
+            committed = True
         finally:
             self._in_txn = False
+            self._transaction_ended(committed)
 
     def keep_state(self, d: date, frames: dict[str, pl.DataFrame]) -> None:
         """Remember the state after closing ``d`` (just committed) for closing the next date.

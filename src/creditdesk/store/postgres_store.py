@@ -354,13 +354,16 @@ class PostgresStore(Store):
             return
         conn = self._connection()
         self._in_txn = True
+        committed = False
         try:
             with conn.transaction():
                 yield
+            committed = True
         except psycopg.Error as exc:  # the commit itself failed (or a raw psycopg call)
             raise self._error(exc, "COMMIT") from exc
         finally:
             self._in_txn = False
+            self._transaction_ended(committed)
 
     def append(self, table: str, df: pl.DataFrame) -> None:
         if df.height == 0:
