@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from creditdesk.collections.contact_events import CHECKER_CHANNEL, contact_event
 from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, check, load_profile
 from creditdesk.compliance.request import decision_to_dict
 from creditdesk.errors import BadInputError, CreditdeskError, NotFoundError
@@ -44,8 +45,7 @@ HOLDS: dict[str, Any] = {
 #: channel of the collector's own contacts in ``contacts`` (the twin's word for a human call)
 _AGENT_CHANNEL = "agent"
 #: the checker's channel for each ``contacts`` channel
-_CHECKER_CHANNEL = {"agent": "voice", "robot": "voice", "sms": "sms", "push": "push",
-                    "email": "email"}
+_CHECKER_CHANNEL = CHECKER_CHANNEL
 #: complaints put a debtor on hold for this many days (as in collect plan)
 _COMPLAINT_HOLD_DAYS = 14
 
@@ -156,18 +156,7 @@ def _history(store: Store, customer_id: str, at: datetime, number: str) -> list[
     rows = store.query("SELECT contact_ts, channel, outcome FROM contacts WHERE customer_id = ? "
                        "AND allowed AND contact_ts >= ? AND contact_ts <= ? ORDER BY contact_ts",
                        [customer_id, at - timedelta(days=8), at])
-    out = []
-    for ts, ch, outcome in rows.iter_rows():
-        cch = _CHECKER_CHANNEL.get(ch, ch)
-        if cch == "voice":
-            ok = outcome in ("connected", "promise", "dispute", "hardship")
-            out.append(ContactEvent(ts, "voice", number=number, connected=ok or
-                                    outcome == "wrong_party", conversation=ok,
-                                    robot=ch == "robot",
-                                    party="third_party" if outcome == "wrong_party" else "debtor"))
-        else:
-            out.append(ContactEvent(ts, cch))
-    return out
+    return [contact_event(ts, ch, outcome, number) for ts, ch, outcome in rows.iter_rows()]
 
 
 def may_contact(store: Store, case_id: str, channel: str, *, at: datetime | None = None,

@@ -32,6 +32,7 @@ import polars as pl
 
 from creditdesk.collections.assignment import assign_cases
 from creditdesk.collections.cases import CASES, empty_cases, update_cases
+from creditdesk.collections.contact_events import contact_event
 from creditdesk.collections.features import case_features
 from creditdesk.collections.gate import ContactLog, gate, render
 from creditdesk.collections.optimize import CollectModels, choose, shipped_models
@@ -131,15 +132,8 @@ def _histories(store: Any, d: date, customers: set[str], index: dict[str, int]
                          "ORDER BY contact_ts", [d - timedelta(days=8), d])
     out: dict[str, list[ContactEvent]] = {}
     for cid, ts, ch, outcome in rows:
-        if cid not in customers:
-            continue
-        if ch in ("robot", "agent"):
-            ok = outcome == "connected"
-            ev = ContactEvent(ts, "voice", number=_line(index[cid]), connected=ok,
-                              conversation=ok, robot=ch == "robot")
-        else:
-            ev = ContactEvent(ts, ch)
-        out.setdefault(cid, []).append(ev)
+        if cid in customers:  # read as the workbench reads it (collections.contact_events)
+            out.setdefault(cid, []).append(contact_event(ts, ch, outcome, _line(index[cid])))
     return {k: History(v) for k, v in out.items()}
 
 
