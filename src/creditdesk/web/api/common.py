@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,13 @@ def next_business_date(store: Store) -> date | None:
 
 
 def jsonable(value: Any) -> Any:
-    """Dates and timestamps as ISO strings, Decimals as strings, recursively."""
+    """Dates and timestamps as ISO strings, Decimals as strings, recursively; NaN and
+    infinities (not JSON) as null. (Error bodies echo a bad input's value as text
+    instead: ``creditdesk.web.errors_map``.)
+
+    >>> jsonable({"d": date(2026, 3, 2), "x": [float("nan"), float("inf"), 1.5]})
+    {'d': '2026-03-02', 'x': [None, None, 1.5]}
+    """
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -36,6 +43,6 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if isinstance(value, float) and not math.isfinite(value):  # not JSON
         return None
     return value
