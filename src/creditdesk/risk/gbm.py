@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,9 @@ from creditdesk.errors import BadInputError
 from creditdesk.risk.data import LARGE_ROWS, require_frame
 from creditdesk.risk.paths import PathTables, path_tables
 from creditdesk.risk.scorecard import _check_xy
-from creditdesk.risk.treeshap import ShapTables, shap_tables
+
+if TYPE_CHECKING:  # numba (0.2 s to import) only when SHAP reasons are asked for
+    from creditdesk.risk.treeshap import ShapTables
 
 __all__ = ["CHUNK_ROWS", "REASON_METHODS", "GBMModel", "run_in_chunks"]
 
@@ -310,6 +312,8 @@ class GBMModel(ClassifierMixin, BaseEstimator):
 
     def _shap_tables(self) -> ShapTables:
         # one cell layout per fitted booster; its tables fill as batches need them
+        from creditdesk.risk.treeshap import shap_tables
+
         cached = getattr(self, "_shap_cache", None)
         if cached is None or cached[0] is not self.booster_:
             cached = (self.booster_, shap_tables(self.booster_, self.n_trees_))
