@@ -52,34 +52,27 @@ DUCKDB_INDEXES: dict[str, list[tuple[str, ...]]] = {
 def ensure_console_indexes(store: Store) -> list[str]:
     """Create the missing indexes (and, on PostgreSQL, the casework tables they cover);
     the names created (or kept)."""
-    if store.dialect == "duckdb":
-        out = []
-        with store.transaction():
-            for table, indexes in DUCKDB_INDEXES.items():
-                if not store.has_table(table):
-                    continue
-                for cols in indexes:
-                    name = f"cd_{table}_{'_'.join(cols)}"
-                    store.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
-                                  f"({', '.join(cols)})")
-                    out.append(name)
-        return out
-    if store.dialect != "postgres":
+    if store.dialect not in ("duckdb", "postgres"):
         return []
-    out = []
     with store.transaction():
+        if store.dialect == "duckdb":  # one process owns the file: no race
+            return _create(store, DUCKDB_INDEXES)
         # workers start together: without the lock two of them race on the same index
         # (``IF NOT EXISTS`` is not atomic: the loser fails on pg_class's unique key)
         store.execute("SELECT pg_advisory_xact_lock(?)", [_INDEX_LOCK])
         # the casework tables (holds, contacts, promises) exist from the start, so the
         # case page's "is there a holds table?" is answered once, not per page
         ensure_casework_tables(store)
-        for table, indexes in CONSOLE_INDEXES.items():
-            if not store.has_table(table):
-                continue
-            for cols in indexes:
-                name = f"cd_{table}_{'_'.join(cols)}"
-                store.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
-                              f"({', '.join(cols)})")
-                out.append(name)
+        return _create(store, CONSOLE_INDEXES)
+
+
+def _create(store: Store, wanted: dict[str, list[tuple[str, ...]]]) -> list[str]:
+    out = []
+    for table, indexes in wanted.items():
+        if not store.has_table(table):
+            continue
+        for cols in indexes:
+            name = f"cd_{table}_{'_'.join(cols)}"
+            store.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(cols)})")
+            out.append(name)
     return out
