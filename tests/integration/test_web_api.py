@@ -262,6 +262,13 @@ def test_compliance_check_and_strategies(book: WebBook,
     assert r.status_code == 200 and r.json()["allowed"] is False
     r = client.post("/api/compliance/check", json={**req, "customer": {"timezone": "Mars/X"}})
     assert r.status_code == 422 and "timezone" in r.text
+    # a built-in profile by name; never a file on the server, never a 500 on a wild name
+    assert client.get("/api/compliance/rules", params={"profile": "us"}).status_code == 200
+    for wild in ("/etc/hostname", "../pyproject.toml", "0" * 30 + "\x80" * 300 + "İ"):
+        r = client.get("/api/compliance/rules", params={"profile": wild})
+        assert r.status_code == 422 and r.json()["field"] == "profile", (wild, r.text)
+        r = client.post("/api/compliance/check", json=req, params={"profile": wild})
+        assert r.status_code == 422 and r.json()["field"] == "profile", (wild, r.text)
     with _client(book) as ana:
         _login(ana, "ana.lyst")
         names = [s["name"] for s in ana.get("/api/strategies").json()]

@@ -340,6 +340,14 @@ def _builtin(name: str) -> Profile:
     return profile_from_mapping(_read_toml(res, name), name)
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the system cannot even look up (too long, a NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_profile(name_or_path: str | Path) -> Profile:
     """A built-in profile by name (``"CN"``, ``"US"``, any case) or a profile file by path.
 
@@ -354,12 +362,17 @@ def load_profile(name_or_path: str | Path) -> Profile:
     ... except ProfileError as exc:
     ...     print(exc)
     profile: not a built-in profile (CN, US) or a file (got 'FR')
+    >>> try:
+    ...     load_profile("x" * 5000)
+    ... except ProfileError as exc:
+    ...     print(exc.field)
+    profile
     """
     text = str(name_or_path)
-    if text.upper() in BUILTIN_PROFILES and not Path(text).is_file():
+    if text.upper() in BUILTIN_PROFILES and not _is_file(Path(text)):
         return _builtin(text.upper())
     path = Path(text)
-    if not path.is_file():
+    if not _is_file(path):
         raise ProfileError.for_field(
             "profile", text, f"not a built-in profile ({', '.join(BUILTIN_PROFILES)}) or a file")
     data = _read_toml(path, text)

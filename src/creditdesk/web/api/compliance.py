@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
+from creditdesk.compliance.profiles import BUILTIN_PROFILES
 from creditdesk.compliance.service import check_request_json, describe_rules
-from creditdesk.errors import NotFoundError
+from creditdesk.errors import BadInputError, NotFoundError
 from creditdesk.web.api.common import ctx_of
 from creditdesk.web.deps import current_user, require
 from creditdesk.web.users import User
@@ -26,14 +27,27 @@ def compliance_check(request: Request, user: Annotated[User, Depends(current_use
                          "(see docs/compliance.md)")],
                      profile: str | None = None) -> dict[str, Any]:
     """Allowed or blocked, the rule, the reason and the next allowed time (read-only)."""
-    return check_request_json(json.dumps(body), profile or ctx_of(request).config.profile)
+    return check_request_json(json.dumps(body), _profile(request, profile))
 
 
 @router.get("/compliance/rules")
 def compliance_rules(request: Request, user: Annotated[User, Depends(current_user)],
                      profile: str | None = None) -> dict[str, Any]:
     """The profile's rules with their parameters and legal sources."""
-    return describe_rules(profile or ctx_of(request).config.profile)
+    return describe_rules(_profile(request, profile))
+
+
+def _profile(request: Request, asked: str | None) -> str:
+    """The server's profile, or a built-in one by name: a client never names a file on
+    the server (``load_profile`` also reads profile files by path)."""
+    served = ctx_of(request).config.profile
+    if asked is None or asked == served:
+        return served
+    if asked.upper() not in BUILTIN_PROFILES:
+        raise BadInputError(f"profile must be the server's ({served}) or a built-in one "
+                            f"({', '.join(BUILTIN_PROFILES)}); got {asked[:40]!r}",
+                            field="profile", value=asked[:40])
+    return asked
 
 
 @router.get("/strategies")
