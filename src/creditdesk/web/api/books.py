@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from creditdesk.ledger.account import account_view
-from creditdesk.web.api.common import ctx_of, jsonable
+from creditdesk.web.api.common import MAX_AMOUNT, ctx_of, jsonable
 from creditdesk.web.audit import audit
 from creditdesk.web.deps import client_of, csrf_protect, current_user, require
 from creditdesk.web.scope import check_account_visible
@@ -35,7 +35,8 @@ class TransactionIn(BaseModel):
     account_id: str = Field(min_length=1, max_length=64)
     business_date: date
     type: str = Field(min_length=1, max_length=32)
-    amount: StrictInt = Field(gt=0, description="minor units (fen, cents)")
+    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT,
+                              description="minor units (fen, cents), at most 10^15")
     terms: StrictInt | None = Field(default=None, ge=1, le=120)
     method: str | None = Field(default=None, max_length=32)
     daily_rate: str | None = Field(default=None, max_length=16,

@@ -17,7 +17,7 @@ from creditdesk.collections.casework import Outcome, may_contact, record_outcome
 from creditdesk.collections.casework import release_hold as release
 from creditdesk.collections.queue import agent_queue, list_cases
 from creditdesk.errors import BadInputError
-from creditdesk.web.api.common import ctx_of, jsonable, next_business_date
+from creditdesk.web.api.common import MAX_AMOUNT, ctx_of, jsonable, next_business_date
 from creditdesk.web.audit import audit
 from creditdesk.web.casefile import case_file
 from creditdesk.web.deps import client_of, csrf_protect, current_user, require
@@ -40,7 +40,7 @@ class OutcomeIn(_Body):
     outcome: Literal["connected", "no_answer", "promise", "dispute", "hardship", "wrong_party"]
     channel: Literal["agent", "sms", "push", "email"] = "agent"
     promise_date: date | None = None
-    promise_amount: StrictInt | None = Field(default=None, gt=0,
+    promise_amount: StrictInt | None = Field(default=None, gt=0, le=MAX_AMOUNT,
                                              description="minor units (fen, cents)")
     note: str = Field(default="", max_length=500)
 
@@ -50,7 +50,8 @@ class PlanIn(_Body):
 
     kind: Literal["hardship_plan", "payment_holiday", "settlement"]
     terms: StrictInt | None = Field(default=None, ge=1, le=36)
-    amount: StrictInt | None = Field(default=None, gt=0, description="minor units")
+    amount: StrictInt | None = Field(default=None, gt=0, le=MAX_AMOUNT,
+                                     description="minor units")
     approved_by: str | None = Field(default=None, max_length=64)
 
 

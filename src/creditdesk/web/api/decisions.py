@@ -35,7 +35,7 @@ from creditdesk.risk.decisions_log import (
     get_decision,
 )
 from creditdesk.risk.realtime import RealtimeScorer, load_scorer
-from creditdesk.web.api.common import ctx_of
+from creditdesk.web.api.common import MAX_AMOUNT, ctx_of
 from creditdesk.web.audit import audit
 from creditdesk.web.deps import client_of, csrf_protect, require
 from creditdesk.web.users import User
@@ -68,7 +68,7 @@ class DecisionIn(BaseModel):
         max_length=1000, description="every feature of the model's schema (null when not "
         "known); numbers for numeric features, strings for categories and dates")
     income: StrictInt | None = Field(
-        default=None, gt=0, le=10**15,
+        default=None, gt=0, le=MAX_AMOUNT,
         description="monthly income in minor units (fen, cents); null: no limit is set")
 
 
