@@ -141,3 +141,32 @@ def test_a_broken_promise_triggers_the_follow_up_call() -> None:
                                     arm=["champion"], follow_up=[True]))
     assert len(quiet) == 0
     assert follow.channel.tolist() == [AGENT] and follow.minute.tolist() == [11 * 60]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(-3, 200), st.integers(0, 4), st.sampled_from(
+    ["champion", "challenger", "explore"]), st.sampled_from(["default", "high_pd", "a|b"]),
+    st.booleans()), max_size=40), name=st.sampled_from(BUILTIN_STRATEGIES))
+def test_path_groups_follow_the_key_text_order(
+        rows: list[tuple[int, int, str, str, bool]], name: str) -> None:
+    """Groups in ``arm|segment|bucket`` text order, rows ascending: the order the day's
+    proposals (and the twin's draws) follow, as when the key was built as text."""
+    from creditdesk.collections.proposals import _path_groups, bucket_of
+
+    strat = load_strategy(name)
+    n = len(rows)
+    view = BookView.of(dpd=[r[0] for r in rows], days_to_due=[0] * n, total_due=[1] * n,
+                       flagged=[True] * n, arm=[r[2] for r in rows],
+                       segment=[r[3] for r in rows], broken=[r[1] for r in rows])
+    mask = np.array([r[4] for r in rows], bool)
+    bucket = bucket_of(view.dpd)
+    esc = strat.escalate_after_broken_promises
+    if esc is not None:
+        up = (view.broken >= esc) & (view.dpd > 0)
+        bucket = np.where(up, bucket_of(np.minimum(view.dpd + 30, 181)), bucket)
+    expected: dict[str, list[int]] = {}
+    for i in range(n):
+        if mask[i]:
+            expected.setdefault(f"{view.arm[i]}|{view.segment[i]}|{bucket[i]}", []).append(i)
+    got = _path_groups(strat, view, mask)
+    assert [(f"{a}|{s}|{b}", r.tolist()) for a, s, b, r in got] == sorted(expected.items())

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from creditdesk.collections.strategy import BUCKETS, CHANNELS, Step, Strategy
 
@@ -107,17 +108,39 @@ def _rows(steps: list[Step], rows: np.ndarray, view: BookView, reminder: bool,
             out.append((rows[m], st, reminder))
 
 
-def _path_keys(strategy: Strategy, view: BookView) -> np.ndarray:
-    """``arm|segment|bucket`` per account, the bucket escalated on broken promises."""
-    bucket = bucket_of(view.dpd)
+def _path_groups(strategy: Strategy, view: BookView, mask: np.ndarray
+                 ) -> list[tuple[str, str, str, np.ndarray]]:
+    """The accounts in ``mask`` grouped by path: ``(arm, segment, bucket, rows)``.
+
+    The bucket is escalated on broken promises. Groups come in the order of their
+    ``arm|segment|bucket`` text and rows in ascending order within a group, the order
+    the day's proposals (and so the twin's random draws) follow. Grouping is on integer
+    codes: building the key text per account cost a tenth of a second a day at
+    130,000 accounts.
+    """
+    rows = np.nonzero(mask)[0]
+    if not len(rows):
+        return []
+    dpd = view.dpd[rows]
+    b = np.minimum((np.maximum(dpd, 0) + 29) // 30, 6)
     n_esc = strategy.escalate_after_broken_promises
     if n_esc is not None:
         # escalation: enough broken promises -> the next bucket's path
-        up = (view.broken >= n_esc) & (view.dpd > 0)
-        nxt = bucket_of(np.minimum(view.dpd + 30, 181))
-        bucket = np.where(up, nxt, bucket)
-    return np.char.add(np.char.add(view.arm.astype(str), "|"),
-                       np.char.add(np.char.add(view.segment.astype(str), "|"), bucket.astype(str)))
+        up = (view.broken[rows] >= n_esc) & (dpd > 0)
+        b = np.where(up, np.minimum((np.minimum(dpd + 30, 181) + 29) // 30, 6), b)
+    a_code, arms = pd.factorize(view.arm[rows])
+    s_code, segs = pd.factorize(view.segment[rows])
+    code = (a_code.astype(np.int64) * len(segs) + s_code) * len(BUCKETS) + b
+    uniq, inv = np.unique(code, return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    split = np.split(rows[order], np.cumsum(np.bincount(inv, minlength=len(uniq)))[:-1])
+    groups = []
+    for u, r in zip(uniq.tolist(), split, strict=True):
+        a, rest = divmod(u, len(segs) * len(BUCKETS))
+        s_i, b_i = divmod(rest, len(BUCKETS))
+        groups.append((str(arms[a]), str(segs[s_i]), BUCKETS[b_i], r))
+    groups.sort(key=lambda g: f"{g[0]}|{g[1]}|{g[2]}")
+    return groups
 
 
 @dataclass(frozen=True)
@@ -142,13 +165,9 @@ def placements(strategy: Strategy, view: BookView) -> Placements:
     """
     n = len(view)
     out = Placements(np.zeros(n), np.full(n, None, dtype=object), np.zeros(n, np.int64))
-    arrears = view.dpd > 0
-    key = _path_keys(strategy, view)
-    for k in np.unique(key[arrears]).tolist():
-        arm, seg, b = k.split("|")
+    for arm, seg, b, rows in _path_groups(strategy, view, view.dpd > 0):
         path = strategy.bucket_path(arm, seg, b)
         if path is not None and path.placement is not None:
-            rows = arrears & (key == k)
             out.rate[rows] = path.placement.commission
             out.agency[rows] = path.placement.agency
             out.recall_days[rows] = path.placement.recall_after_days
@@ -159,10 +178,7 @@ def propose(strategy: Strategy, view: BookView) -> Proposals:
     """Every step of the accounts' paths that falls due today (holds get nothing)."""
     live = ~view.hold & (view.total_due > 0)
     out: list[tuple[np.ndarray, Step, bool]] = []
-    key = _path_keys(strategy, view)
-    for k in np.unique(key[live]).tolist():
-        arm, seg, b = k.split("|")
-        rows = np.nonzero(live & (key == k))[0]
+    for arm, seg, b, rows in _path_groups(strategy, view, live):
         if b == "pre_due":
             rows = rows[view.days_to_due[rows] >= 0]
         _rows(strategy.path_for(arm, seg, b), rows, view, b == "pre_due", out)
