@@ -73,7 +73,7 @@ def _replay(store: object, plan: pl.DataFrame) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("strategy", ["bucket_rules", "frequent"])
+@pytest.mark.parametrize("strategy", ["bucket_rules", "frequent", "optimized"])
 def test_no_planned_contact_breaks_a_rule_and_holds_get_nothing(book: object,
                                                                 strategy: str) -> None:
     r = plan_date(book, NEXT, strategy=strategy)
