@@ -15,6 +15,8 @@ import polars as pl
 
 from creditdesk.collections import casework, planning
 from creditdesk.collections.casework import ensure_casework_tables
+from creditdesk.collections.contact_events import debtor_lines
+from creditdesk.customers.pii import ensure_pii_table, upsert_pii
 from creditdesk.simulate.tables import SIM_TABLES
 from creditdesk.store import open_store
 
@@ -35,11 +37,16 @@ def test_planner_and_workbench_count_the_same_history(tmp_path: Path) -> None:
              "strategy": "bucket_rules", "arm": "champion", "cost": 0, "assignee": "inhouse"}
             for k, (ch, outcome) in enumerate(made)]
     store.insert("contacts", pl.DataFrame(rows, schema=SIM_TABLES["contacts"]))
-    number = planning._line(0)
-    planned = planning._histories(store, D, {CUSTOMER}, {CUSTOMER: 0})[CUSTOMER]
+    ensure_pii_table(store)
+    upsert_pii(store, pl.DataFrame({"customer_id": [CUSTOMER], "phone": ["+8613912345678"]}))
+    # both take the debtor's line from one place: the number on file
+    number = debtor_lines(store, [CUSTOMER])[CUSTOMER]
+    assert number == "+8613912345678"
+    planned = planning._histories(store, D, {CUSTOMER}, {CUSTOMER: number})[CUSTOMER]
     at = datetime(2026, 3, 14, 0, 0, tzinfo=UTC)  # the planned date's start: same window
     worked = casework._history(store, CUSTOMER, at, number)
     assert list(planned) == worked
+    assert {e.number for e in worked if e.channel == "voice"} == {number}
     wrong = [e for e in worked if e.party == "third_party"]
     assert len(wrong) == 1 and wrong[0].connected and not wrong[0].conversation
     assert sum(e.conversation for e in worked) == 2  # the two answered by the debtor

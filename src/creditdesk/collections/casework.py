@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from creditdesk.collections.contact_events import CHECKER_CHANNEL, contact_event
+from creditdesk.collections.contact_events import CHECKER_CHANNEL, contact_event, debtor_lines
 from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, check, load_profile
 from creditdesk.compliance.request import decision_to_dict
 from creditdesk.errors import BadInputError, CreditdeskError, NotFoundError
@@ -141,15 +141,6 @@ def _customer(store: Store, customer_id: str) -> dict[str, Any]:
     return got.row(0, named=True)
 
 
-def _phone(store: Store, customer_id: str) -> str:
-    """The debtor's number (from the PII table), else the surrogate line collect plan uses."""
-    if store.has_table("customer_pii"):
-        got = store.query("SELECT phone FROM customer_pii WHERE customer_id = ?", [customer_id])
-        if got.height and got.item(0, 0):
-            return str(got.item(0, 0))
-    return "+0" + "".join(ch for ch in customer_id if ch.isdigit()).rjust(12, "0")[-12:]
-
-
 def _history(store: Store, customer_id: str, at: datetime, number: str) -> list[ContactEvent]:
     if not store.has_table("contacts"):
         return []
@@ -183,7 +174,7 @@ def may_contact(store: Store, case_id: str, channel: str, *, at: datetime | None
     consents = [m for m in ("voice", "sms", "push", "email") if cust.get(f"consent_{m}")]
     who = CustomerState(cust["timezone"], holds=frozenset(h["hold"] for h in holds),
                         consents=frozenset(consents))
-    number = _phone(store, case["customer_id"])
+    number = debtor_lines(store, [case["customer_id"]])[case["customer_id"]]
     cch = _CHECKER_CHANNEL[channel]
     proposed = ProposedContact(at, cch, party=party,
                                number=number if cch in ("voice", "sms") else None,

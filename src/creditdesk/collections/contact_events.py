@@ -10,11 +10,15 @@ third party, which is what it was.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
+
+import polars as pl
 
 from creditdesk.compliance import ContactEvent
 
-__all__ = ["CHECKER_CHANNEL", "contact_event"]
+__all__ = ["CHECKER_CHANNEL", "contact_event", "debtor_lines", "surrogate_line"]
 
 #: the console's channels as the checker names them (agent and robot are both calls)
 CHECKER_CHANNEL = {"agent": "voice", "robot": "voice", "sms": "sms", "push": "push",
@@ -50,3 +54,37 @@ def contact_event(ts: datetime, channel: str, outcome: str | None,
     return ContactEvent(ts, "voice", number=number, connected=talked or wrong,
                         conversation=talked, robot=channel == "robot",
                         party="third_party" if wrong else "debtor")
+
+
+def surrogate_line(customer_id: str) -> str:
+    """A stable stand-in number for a debtor whose number is not on file.
+
+    The per-number caps then count per debtor, as they do when each debtor has one
+    number. Built from the id's digits, so the planner and the workbench give the same
+    debtor the same line.
+
+    >>> surrogate_line("C000123")
+    '+0000000000123'
+    """
+    return "+0" + "".join(ch for ch in customer_id if ch.isdigit()).rjust(12, "0")[-12:]
+
+
+def debtor_lines(store: Any, customer_ids: Iterable[str]) -> dict[str, str]:
+    """Each debtor's primary line for the per-number caps: the number in the PII table
+    (``customers.pii``), else :func:`surrogate_line`. One reading for the planner and
+    the workbench, so a call one allows the other counts against the same number."""
+    wanted = list(dict.fromkeys(customer_ids))
+    out = {c: surrogate_line(c) for c in wanted}
+    if not wanted or not store.has_table("customer_pii"):
+        return out
+    if len(wanted) <= 50:
+        sql = ("SELECT customer_id, phone FROM customer_pii WHERE phone IS NOT NULL AND phone <> ''"
+               f" AND customer_id IN ({', '.join('?' * len(wanted))})")
+        rows = store.query(sql, wanted)
+    else:  # a day's plan: one pass over the table
+        rows = store.query("SELECT customer_id, phone FROM customer_pii "
+                           "WHERE phone IS NOT NULL AND phone <> ''")
+        rows = rows.filter(pl.col("customer_id").is_in(wanted))
+    out.update(zip(rows.get_column("customer_id").to_list(),
+                   rows.get_column("phone").to_list(), strict=True))
+    return out

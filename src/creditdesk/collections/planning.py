@@ -32,7 +32,7 @@ import polars as pl
 
 from creditdesk.collections.assignment import assign_cases
 from creditdesk.collections.cases import CASES, empty_cases, update_cases
-from creditdesk.collections.contact_events import contact_event
+from creditdesk.collections.contact_events import contact_event, debtor_lines
 from creditdesk.collections.features import case_features
 from creditdesk.collections.gate import ContactLog, gate, render
 from creditdesk.collections.optimize import CollectModels, choose, shipped_models
@@ -112,17 +112,7 @@ def read_snapshot(store: Any, last: date, d: date) -> pl.DataFrame:
         (pl.col("next_due") - pl.lit(d)).dt.total_days().fill_null(-1).alias("days_to_due"))
 
 
-def _line(customer_index: int) -> str:
-    """The debtor's primary line for the per-number caps.
-
-    The books carry no phone numbers yet, so each debtor's line is a stable surrogate
-    keyed by the customer: the caps then count per debtor, as they do when each
-    debtor has one number.
-    """
-    return f"+0{customer_index:012d}"
-
-
-def _histories(store: Any, d: date, customers: set[str], index: dict[str, int]
+def _histories(store: Any, d: date, customers: set[str], line: dict[str, str]
                ) -> dict[str, History]:
     """The last eight days of contacts made, per customer (the rules look back 7 days)."""
     if not table_exists(store, "contacts") or not customers:
@@ -133,7 +123,7 @@ def _histories(store: Any, d: date, customers: set[str], index: dict[str, int]
     out: dict[str, list[ContactEvent]] = {}
     for cid, ts, ch, outcome in rows:
         if cid in customers:  # read as the workbench reads it (collections.contact_events)
-            out.setdefault(cid, []).append(contact_event(ts, ch, outcome, _line(index[cid])))
+            out.setdefault(cid, []).append(contact_event(ts, ch, outcome, line[cid]))
     return {k: History(v) for k, v in out.items()}
 
 
@@ -321,10 +311,11 @@ def _gate_and_rows(props: Proposals, value: np.ndarray, strat: Strategy, prof: A
     customers, cust_idx = np.unique(cust_ids, return_inverse=True)
     log = ContactLog.new(prof)
     pos = {c: i for i, c in enumerate(customers.tolist())}
-    hist = _histories(store, d, set(cust_ids[props.account].tolist()), pos)
+    line = debtor_lines(store, customers.tolist())
+    hist = _histories(store, d, set(cust_ids[props.account].tolist()), line)
     log.histories.update({pos[c]: h for c, h in hist.items()})
     tz = snap.get_column("timezone").to_numpy()
-    phone = np.array([_line(i) for i in cust_idx.tolist()], dtype=object)
+    phone = np.array([line[c] for c in cust_ids.tolist()], dtype=object)  # per account row
     no_hold = np.zeros(len(customers), bool)
     allowed, rules, _, ts_us, skipped = gate(
         props, d, cust_idx, tz, phone, no_hold, snap.get_column("dpd").fill_null(0).to_numpy(),
