@@ -23,7 +23,8 @@ from creditdesk.ledger.steps import scaled_rate
 from creditdesk.products.catalogue import CashLoanProduct, Catalogue
 from creditdesk.store.base import Store
 
-__all__ = ["REQUIRED", "LoadReport", "as_text", "load_frames", "read_table_file"]
+__all__ = ["REQUIRED", "LoadReport", "as_text", "check_transactions", "load_frames",
+           "new_transactions", "parse_text", "read_table_file"]
 
 REQUIRED = {
     "customers": ("customer_id", "timezone"),
@@ -68,12 +69,28 @@ class _Errors:
 
     def flag(self, df: pl.DataFrame, bad: pl.Expr, field: str, rule: str,
              error: type[BadInputError] = BadInputError) -> None:
-        bad = bad.fill_null(True)
-        if not df.select(bad.any()).item():  # the usual case: one pass, nothing to report
+        self.check(df, [(bad, field, rule, error)])
+
+    def check(self, df: pl.DataFrame,
+              rules: list[tuple[pl.Expr, str, str, type[BadInputError]]]) -> None:
+        """Flag the rows each ``(bad, field, rule, error)`` finds, in the order given.
+
+        Whether any row breaks a rule is asked of every rule in one pass (the usual
+        case: nothing to report); the rows are looked up only for a rule broken.
+        The value is reported as the loader reads it, as text, whether the frame
+        came from a file or typed (:mod:`creditdesk.ledger.post_typed`).
+        """
+        if not rules:
             return
-        hits = df.with_row_index("_row").filter(bad)
-        for row, value in hits.select("_row", field).head(MAX_ERRORS).iter_rows():
-            self.items.append((int(row) + 1, field, rule, value, error))
+        broken = df.select([bad.fill_null(True).any().alias(f"_{i}")
+                            for i, (bad, *_) in enumerate(rules)]).row(0)
+        for hit, (bad, field, rule, error) in zip(broken, rules, strict=True):
+            if not hit:
+                continue
+            hits = df.with_row_index("_row").filter(bad.fill_null(True))
+            for row, value in (hits.select("_row", pl.col(field).cast(pl.String))
+                               .head(MAX_ERRORS).iter_rows()):
+                self.items.append((int(row) + 1, field, rule, value, error))
 
     def raise_if_any(self) -> None:
         if not self.items:
@@ -183,51 +200,89 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
                           last_closed: date | None, exposure: pl.DataFrame,
                           pending: pl.DataFrame, facts: ArrangementFacts | None = None
                           ) -> pl.DataFrame:
-    """Typed transactions, or BadInputError naming the rows.
+    """Typed transactions from text columns, or BadInputError naming the rows.
 
     ``exposure``: per account, principal owed at the last closed date
     (``account_id, exposure``); ``pending``: debits already loaded for dates
     not yet closed (``account_id, business_date, pending``); ``facts``: for
     the arrangement rows (:func:`arrangement_facts`).
     """
-    errs = _Errors("transactions")
+    return check_transactions(parse_text(df), catalogue, accounts, last_closed, exposure,
+                              pending, facts)
+
+
+def parse_text(df: pl.DataFrame) -> pl.DataFrame:
+    """Text transactions with the parsed columns :func:`check_transactions` reads.
+
+    ``_amount``, ``_bd`` and ``_terms`` are null where the text does not parse;
+    the text columns stay, trimmed, so that an error shows the value as given.
+
+    >>> parse_text(pl.DataFrame({"external_id": ["e1"], "account_id": ["R1"],
+    ...     "business_date": ["2026-01-05"], "type": ["purchase"], "amount": ["12.5"]}
+    ...     )).select("_amount", "_bd").row(0)
+    (None, datetime.date(2026, 1, 5))
+    """
     df = _require(df, "transactions")
-    # parse the typed columns once; the checks and the result read them
-    df = df.with_columns(_int("amount").alias("_amount"), _date("business_date").alias("_bd"),
-                         _int("terms").alias("_terms"))
-    errs.flag(df, pl.col("external_id").is_null() | (pl.col("external_id") == ""),
-              "external_id", "a non-empty id")
-    errs.flag(df, pl.col("external_id").is_duplicated(), "external_id", "unique within the file")
-    errs.flag(df, ~pl.col("type").is_in(list(TXN_TYPES)), "type", f"one of {', '.join(TXN_TYPES)}")
+    return df.with_columns(_int("amount").alias("_amount"), _date("business_date").alias("_bd"),
+                           _int("terms").alias("_terms"))
+
+
+def check_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.DataFrame,
+                       last_closed: date | None, exposure: pl.DataFrame,
+                       pending: pl.DataFrame, facts: ArrangementFacts | None = None
+                       ) -> pl.DataFrame:
+    """The rules every transaction passes, from a file or typed; the rows to store.
+
+    ``df`` has every column of the table but the three the loader assigns
+    (``txn_id``, ``source_row``, ``load_id``), and the parsed ``_amount``
+    (Int64), ``_bd`` (Date) and ``_terms`` (Int64): :func:`parse_text` makes
+    them from a file's text, :func:`creditdesk.ledger.post_typed.parse_typed`
+    from typed columns. ``accounts`` needs ``account_id, product, opened,
+    credit_limit`` of (at least) the accounts the rows name. One set of rules
+    serves both, so a typed batch and its text are accepted or refused alike,
+    with the same message. The other arguments: see :func:`validate_transactions`.
+    """
+    errs = _Errors("transactions")
     holiday = pl.col("type") == "payment_holiday"
-    errs.flag(df, ~holiday & (pl.col("_amount").is_null() | (pl.col("_amount") <= 0)), "amount",
-              "a positive integer of minor units")
-    errs.flag(df, holiday & pl.col("amount").is_not_null() & (pl.col("_amount") != 0)
-              .fill_null(True), "amount", "empty or 0 for a payment_holiday")
-    errs.flag(df, pl.col("_bd").is_null(), "business_date", "a date YYYY-MM-DD")
+    rules: list[tuple[pl.Expr, str, str, type[BadInputError]]] = [
+        (pl.col("external_id").is_null() | (pl.col("external_id") == ""),
+         "external_id", "a non-empty id", BadInputError),
+        (pl.col("external_id").is_duplicated(), "external_id", "unique within the file",
+         BadInputError),
+        (~pl.col("type").is_in(list(TXN_TYPES)), "type", f"one of {', '.join(TXN_TYPES)}",
+         BadInputError),
+        (~holiday & (pl.col("_amount").is_null() | (pl.col("_amount") <= 0)), "amount",
+         "a positive integer of minor units", BadInputError),
+        (holiday & pl.col("amount").is_not_null() & (pl.col("_amount") != 0).fill_null(True),
+         "amount", "empty or 0 for a payment_holiday", BadInputError),
+        (pl.col("_bd").is_null(), "business_date", "a date YYYY-MM-DD", BadInputError)]
     if last_closed is not None:
-        errs.flag(df, pl.col("_bd") <= last_closed, "business_date",
-                  f"after the last closed date {last_closed}", error=ClosedDateError)
+        rules.append((pl.col("_bd") <= last_closed, "business_date",
+                      f"after the last closed date {last_closed}", ClosedDateError))
+    errs.check(df, rules)
     kinds = pl.DataFrame({"product": list(catalogue.products),
                           "kind": [p.kind for p in catalogue.products.values()]})
     acc = accounts.join(kinds, on="product", how="left").select(
         "account_id", "product", "kind", "opened", "credit_limit")
     j = df.join(acc, on="account_id", how="left", maintain_order="left")
-    errs.flag(j, pl.col("kind").is_null(), "account_id", "an account in the books or this load")
-    errs.flag(j, pl.col("kind").is_not_null() & (pl.col("_bd") < pl.col("opened")),
-              "business_date", "on or after the account's opening date")
+    known = pl.col("kind").is_not_null()
     needs_rev = pl.col("type").is_in(["purchase", "refund", "instalment_conversion"])
-    errs.flag(j, pl.col("kind").is_not_null() & needs_rev & (pl.col("kind") != "revolving"),
-              "type", "allowed by the account's product (revolving only)")
-    errs.flag(j, pl.col("kind").is_not_null() & (pl.col("type") == "cash_loan")
-              & (pl.col("kind") != "cash_loan"), "type",
-              "allowed by the account's product (cash_loan only)")
     is_loan = pl.col("type") == "cash_loan"
     is_conv = pl.col("type") == "instalment_conversion"
-    errs.flag(j, (is_loan | is_conv) & (pl.col("_terms").is_null() | (pl.col("_terms") <= 0)),
-              "terms", "a positive integer (needed by cash_loan and instalment_conversion)")
-    errs.flag(j, is_loan & pl.col("method").is_null(), "method",
-              "given for a cash_loan (equal_instalment, equal_principal or interest_first)")
+    errs.check(j, [
+        (~known, "account_id", "an account in the books or this load", BadInputError),
+        (known & (pl.col("_bd") < pl.col("opened")), "business_date",
+         "on or after the account's opening date", BadInputError),
+        (known & needs_rev & (pl.col("kind") != "revolving"), "type",
+         "allowed by the account's product (revolving only)", BadInputError),
+        (known & is_loan & (pl.col("kind") != "cash_loan"), "type",
+         "allowed by the account's product (cash_loan only)", BadInputError),
+        ((is_loan | is_conv) & (pl.col("_terms").is_null() | (pl.col("_terms") <= 0)),
+         "terms", "a positive integer (needed by cash_loan and instalment_conversion)",
+         BadInputError),
+        (is_loan & pl.col("method").is_null(), "method",
+         "given for a cash_loan (equal_instalment, equal_principal or interest_first)",
+         BadInputError)])
     errs.flag(j, pl.col("daily_rate").is_not_null()
               & pl.col("daily_rate").map_elements(lambda s: scaled_rate(s) is None,
                                                   return_dtype=pl.Boolean),
@@ -236,17 +291,20 @@ def validate_transactions(df: pl.DataFrame, catalogue: Catalogue, accounts: pl.D
     errs.raise_if_any()
     # what each product allows (a few products: one vectorised check per product)
     terms = pl.col("_terms")
+    product_rules: list[tuple[pl.Expr, str, str, type[BadInputError]]] = []
     for name, prod in catalogue.products.items():
         mine = pl.col("product") == name
         if isinstance(prod, CashLoanProduct):
-            errs.flag(j, mine & is_loan & ~terms.is_in(list(prod.terms)), "terms",
-                      f"one of {list(prod.terms)} for product {name}")
-            errs.flag(j, mine & is_loan & ~pl.col("method").is_in(list(prod.methods)), "method",
-                      f"one of {list(prod.methods)} for product {name}")
+            product_rules += [
+                (mine & is_loan & ~terms.is_in(list(prod.terms)), "terms",
+                 f"one of {list(prod.terms)} for product {name}", BadInputError),
+                (mine & is_loan & ~pl.col("method").is_in(list(prod.methods)), "method",
+                 f"one of {list(prod.methods)} for product {name}", BadInputError)]
         else:
             fees = sorted(prod.instalment_fee_rates)
-            errs.flag(j, mine & is_conv & ~terms.is_in(fees), "terms",
-                      f"one of {fees} for product {name}")
+            product_rules.append((mine & is_conv & ~terms.is_in(fees), "terms",
+                                  f"one of {fees} for product {name}", BadInputError))
+    errs.check(j, product_rules)
     errs.raise_if_any()
     # credit limit: principal owed at the last closed date + the same date's debits
     # (already loaded, then in file order) must stay within the limit. Repayments
@@ -333,9 +391,9 @@ def arrangement_facts(store: Store, last: date | None, transactions: pl.DataFram
                       ) -> ArrangementFacts | None:
     """The books' facts :func:`validate_transactions` needs for a file's arrangement rows."""
     arr = transactions.filter(pl.col("type").is_in(list(ARRANGEMENT_TYPES)))
-    if arr.height == 0:
-        return None
     ids = sorted(set(arr.get_column("account_id").drop_nulls().to_list()))
+    if not ids:  # none, or only rows naming no account (refused as such)
+        return None
     marks = ", ".join("?" * len(ids))
     loaded = store.read("transactions", f"type IN ({', '.join('?' * 3)}) AND account_id IN "
                         f"({marks})" + (" AND business_date > ?" if last else ""),
@@ -370,7 +428,11 @@ def as_text(df: pl.DataFrame) -> pl.DataFrame:
 def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame | None = None,
                 accounts: pl.DataFrame | None = None,
                 transactions: pl.DataFrame | None = None, load_id: str = "") -> LoadReport:
-    """Validate and write the given frames in one transaction (text columns expected)."""
+    """Validate and write the given frames in one transaction (text columns expected).
+
+    Frames already typed (a program's own, not a file's) can skip the text:
+    :func:`creditdesk.ledger.post_typed.post_typed` applies the same rules.
+    """
     cust = acct = txns = None
     if customers is not None:
         cust = validate_customers(customers)
@@ -383,17 +445,8 @@ def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame |
         acct, _ = _new_rows(store, "accounts", acct, "account_id")
     dup = 0
     if transactions is not None:
-        all_acc = store.read("accounts")
-        if acct is not None:
-            all_acc = pl.concat([all_acc, acct])
-        last = store.last_closed()
-        exposure, pending = _exposure(store, last, transactions.get_column("external_id"))
-        facts = (arrangement_facts(store, last, transactions)
-                 if "type" in transactions.columns and "account_id" in transactions.columns
-                 else None)
-        typed = validate_transactions(transactions, catalogue, all_acc, last, exposure, pending,
-                                      facts)
-        txns, dup = _new_transactions(store, typed, load_id)
+        txns, dup = new_transactions(store, catalogue, parse_text(transactions), load_id,
+                                     acct)
     with store.transaction():
         if cust is not None:
             store.append("customers", cust)
@@ -406,32 +459,104 @@ def load_frames(store: Store, catalogue: Catalogue, *, customers: pl.DataFrame |
                       transactions=0 if txns is None else txns.height, duplicates_skipped=dup)
 
 
-def _exposure(store: Store, last: date | None, incoming: pl.Series
+def new_transactions(store: Store, catalogue: Catalogue, parsed: pl.DataFrame, load_id: str,
+                     new_accounts: pl.DataFrame | None = None) -> tuple[pl.DataFrame, int]:
+    """The rows to append to ``transactions`` and how many were already there.
+
+    ``parsed``: from :func:`parse_text` or ``parse_typed``; ``new_accounts``:
+    accounts of the same load, not yet written. Reads from the books what the
+    rules need about the accounts the rows name (never more), checks every
+    rule (:func:`check_transactions`) and drops the rows already loaded.
+    Nothing is written: the caller appends the rows inside its transaction.
+    """
+    ids = parsed.get_column("account_id")
+    acc = _accounts(store, ids)
+    if new_accounts is not None:
+        acc = pl.concat([acc, new_accounts.select(acc.columns)])
+    last = store.last_closed()
+    exposure, pending = _exposure(store, last, parsed.get_column("external_id"), ids)
+    facts = arrangement_facts(store, last, parsed)
+    typed = check_transactions(parsed, catalogue, acc, last, exposure, pending, facts)
+    return _new_transactions(store, typed, load_id)
+
+
+#: a batch naming at most this many accounts reads them by id; a larger one reads the
+#: needed columns of every account (one scan: far cheaper than thousands of parameters)
+FEW_ACCOUNTS = 256
+
+
+def _columns(store: Store, table: str, cols: list[str], where: str = "",
+             params: list[object] | None = None, *, few: bool = False) -> pl.DataFrame:
+    """``cols`` of ``table``'s rows matching ``where``, typed as the table's contract.
+
+    A store that answers SQL reads only those columns; another reads the rows whole.
+    """
+    schema = TABLES[table]
+    if store.dialect in ("duckdb", "postgres"):
+        df = store.query(f"SELECT {', '.join(cols)} FROM {table}"
+                         + (f" WHERE {where}" if where else ""), params)
+    else:
+        df = store.read(table, where or None, params, few=few)
+    return df.select([pl.col(c).cast(schema[c]) for c in cols])
+
+
+def _named(ids: pl.Series) -> list[object] | None:
+    """The distinct ids of a small batch, or None for a large one (read every row)."""
+    distinct = ids.drop_nulls().unique().sort()
+    return distinct.to_list() if distinct.len() <= FEW_ACCOUNTS else None
+
+
+def _accounts(store: Store, ids: pl.Series) -> pl.DataFrame:
+    """What the rules need of the accounts ``ids`` name (at least those)."""
+    cols = ["account_id", "product", "opened", "credit_limit"]
+    named = _named(ids)
+    if named is None:
+        return _columns(store, "accounts", cols)
+    if not named:
+        return _columns(store, "accounts", cols, "1 = 0")
+    return _columns(store, "accounts", cols, f"account_id IN ({', '.join('?' * len(named))})",
+                    named, few=True)
+
+
+def _exposure(store: Store, last: date | None, incoming: pl.Series, ids: pl.Series
               ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Principal owed at the last close, and debits pending for later dates.
 
     Rows of the incoming file already in the books are not counted twice.
+    Accounts ``ids`` does not name may be left out.
     """
-    pending = store.read("transactions", "type IN ('purchase', 'cash_loan')"
-                         + (" AND business_date > ?" if last else ""), [last] if last else None)
+    pending = _columns(store, "transactions", ["external_id", "account_id", "business_date",
+                                               "amount"],
+                       "type IN ('purchase', 'cash_loan')"
+                       + (" AND business_date > ?" if last else ""), [last] if last else None)
     pending = pending.filter(~pl.col("external_id").is_in(incoming.implode()))
     pend = pending.group_by("account_id", "business_date").agg(
         pl.col("amount").sum().alias("pending"))
-    owed = (store.read("account_day", "business_date = ?", [last]) if last
-            else pl.DataFrame(schema={"account_id": pl.String, "principal": pl.Int64}))
+    if last is None:
+        owed = pl.DataFrame(schema={"account_id": pl.String, "principal": pl.Int64})
+    else:
+        named = _named(ids)
+        owed = (_columns(store, "account_day", ["account_id", "principal"],
+                         "business_date = ?", [last]) if named is None else
+                _columns(store, "account_day", ["account_id", "principal"],
+                         f"business_date = ? AND account_id IN ({', '.join('?' * len(named))})",
+                         [last, *named], few=True) if named else
+                pl.DataFrame(schema={"account_id": pl.String, "principal": pl.Int64}))
     return owed.select("account_id", pl.col("principal").alias("exposure")), pend
 
 
-def _matching(store: Store, table: str, key: str, values: pl.Series) -> pl.DataFrame:
-    """Rows of ``table`` whose ``key`` is among ``values``.
+def _matching(store: Store, table: str, key: str, values: pl.Series,
+              cols: list[str] | None = None) -> pl.DataFrame:
+    """Rows of ``table`` whose ``key`` is among ``values`` (``cols`` of them, or all).
 
     The store is asked for the key range first (ids loaded together are usually
     contiguous: a file's ids, a day's ids), so a growing table is not read whole.
     """
+    cols = cols or list(TABLES[table])
     if values.len() == 0 or values.null_count() == values.len():
-        return store.read(table, "1 = 0")
+        return _columns(store, table, cols, "1 = 0")
     lo, hi = values.min(), values.max()
-    rows = store.read(table, f"{key} >= ? AND {key} <= ?", [lo, hi])
+    rows = _columns(store, table, cols, f"{key} >= ? AND {key} <= ?", [lo, hi])
     return rows.filter(pl.col(key).is_in(values.implode()))
 
 
@@ -454,12 +579,12 @@ def _new_rows(store: Store, table: str, df: pl.DataFrame, key: str
 
 def _new_transactions(store: Store, df: pl.DataFrame, load_id: str) -> tuple[pl.DataFrame, int]:
     ids = df.get_column("external_id")
-    have = _matching(store, "transactions", "external_id", ids)
+    cmp = ["account_id", "business_date", "type", "amount", "terms", "method", "daily_rate"]
+    have = _matching(store, "transactions", "external_id", ids, ["external_id", *cmp])
     df = df.drop("source_row", "txn_id", "load_id", strict=False).with_row_index(
         "source_row", offset=1).with_columns(
         pl.col("source_row").cast(pl.Int64))
     if have.height:
-        cmp = ["account_id", "business_date", "type", "amount", "terms", "method", "daily_rate"]
         both = df.join(have, on="external_id", suffix="_old")
         differs = pl.any_horizontal([pl.col(c).cast(pl.String).ne_missing(
             pl.col(f"{c}_old").cast(pl.String)) for c in cmp])
