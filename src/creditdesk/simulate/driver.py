@@ -41,6 +41,7 @@ from creditdesk.compliance import load_profile
 from creditdesk.ledger.eod import run_eod
 from creditdesk.ledger.ingest import as_text, load_frames
 from creditdesk.ledger.params import ledger_params
+from creditdesk.ledger.post_typed import post_typed
 from creditdesk.products import default_catalogue
 from creditdesk.products.catalogue import Catalogue
 from creditdesk.simulate import behaviour as bh
@@ -506,7 +507,8 @@ def _post(store: Store, cat: Catalogue, d: date, txns: list[pl.DataFrame], seed:
             pl.lit(d).alias("business_date"),
             pl.format("sim{}-{}-{}", pl.lit(seed), pl.lit(d.strftime("%Y%m%d")),
                       pl.int_range(pl.len()).cast(pl.String).str.zfill(7)).alias("external_id"))
-        load_frames(store, cat, transactions=as_text(df), load_id=f"twin-{d.isoformat()}")
+        # typed, as the twin makes them: the loader's rules without the text round trip
+        post_typed(store, cat, df, load_id=f"twin-{d.isoformat()}")
 
 
 def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
