@@ -62,15 +62,20 @@ class ContactLog:
         return s
 
     def prune(self, now_us: int) -> None:
-        """Forget events older than the longest rule window (8 days covers 7-day rules)."""
+        """Forget events older than the longest rule window (8 days covers 7-day rules).
+
+        A history with nothing left is dropped; the others keep their events from the
+        cutoff on (:meth:`History.since`, which keeps the rest of the history's memo).
+        """
         cutoff = now_us - _HISTORY_DAYS * 86_400_000_000
-        for k, h in list(self.histories.items()):
-            if h.us and h.us[0] < cutoff:
-                kept = [e for e in h if e.us >= cutoff]
-                if kept:
-                    self.histories[k] = History(kept)
-                else:
-                    del self.histories[k]
+        histories = self.histories
+        stale = [k for k, h in histories.items() if h.us and h.us[0] < cutoff]
+        for k in stale:
+            h = histories[k]
+            if h.us[-1] < cutoff:
+                del histories[k]
+            else:
+                histories[k] = h.since(cutoff)
 
 
 def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone: np.ndarray,
