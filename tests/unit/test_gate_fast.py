@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import tomllib
 from datetime import date, timedelta
+from functools import cache
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -14,6 +18,7 @@ from creditdesk.collections.gate_fast import fast_path_applies
 from creditdesk.collections.proposals import Proposals
 from creditdesk.compliance import load_profile
 from creditdesk.compliance.errors import ComplianceInputError
+from creditdesk.compliance.profiles import Profile, profile_from_mapping
 
 TEMPLATES = {
     "dunning": "【信用助手】您的账款已逾期{dpd}天，请尽快还款。回TD退订",
@@ -53,9 +58,40 @@ def _props(rows: list[tuple]) -> Proposals:
                      col(4, bool), col(5, np.int8), col(6, object))
 
 
+@cache
+def _mixed() -> Profile:
+    """CN with extra history rules, some ordered before the quiet hours (the checker
+    reports the first blocking timed rule in profile order): a rolling attempts cap, a
+    per-number conversations cap, waits after a connected call (third parties) and a
+    conversation (debtors)."""
+    data = tomllib.loads(resources.files("creditdesk.compliance").joinpath(
+        "profiles/cn.toml").read_text("utf-8"))
+    extra = [
+        {"id": "mix.attempts_48h", "kind": "cap", "channels": ["voice"], "count": "attempts",
+         "window": "rolling", "hours": 48, "limit": 4, "source": "test"},
+        {"id": "mix.wait_third_party", "kind": "wait_after", "channels": ["voice"],
+         "parties": ["third_party"], "after": "connected", "hours": 5, "source": "test"},
+    ]
+    later = [
+        {"id": "mix.conversations_per_number", "kind": "cap", "channels": ["voice"],
+         "count": "conversations", "per": "number", "window": "local_day", "limit": 1,
+         "source": "test"},
+        {"id": "mix.wait_conversation", "kind": "wait_after", "channels": ["voice"],
+         "parties": ["debtor"], "after": "conversation", "hours": 30, "source": "test"},
+    ]
+    rules = data["rules"]
+    quiet = next(k for k, r in enumerate(rules) if r["kind"] == "quiet_hours")
+    data["rules"] = [*rules[:quiet], *extra, *rules[quiet:], *later]
+    data["name"] = "MIX"
+    return profile_from_mapping(data, "mixed")
+
+
+PROFILES = {"CN": lambda: load_profile("CN"), "US": lambda: load_profile("US"), "MIX": _mixed}
+
+
 def _run(profile: str, accs: list[tuple], hold: list[bool], days: list[list[tuple]],
          exact: bool, prune: bool) -> tuple[list[object], ContactLog]:
-    log = ContactLog.new(load_profile(profile))
+    log = ContactLog.new(PROFILES[profile]())
     customer = np.array([a[0] for a in accs], np.int64)
     tz = np.array([a[1] for a in accs], dtype=object)
     phone = np.array([a[2] for a in accs], dtype=object)
@@ -82,9 +118,9 @@ def _log_state(log: ContactLog) -> dict[int, list[tuple]]:
     return {c: [(e, e.us, e.flags) for e in h] for c, h in log.histories.items()}
 
 
-@pytest.mark.parametrize("profile", ["CN", "US"])
+@pytest.mark.parametrize("profile", ["CN", "US", "MIX"])
 def test_the_fast_path_covers_the_shipped_profiles(profile: str) -> None:
-    assert fast_path_applies(load_profile(profile))
+    assert fast_path_applies(PROFILES[profile]())
 
 
 @settings(max_examples=300, deadline=None)
@@ -95,11 +131,91 @@ def test_the_fast_path_covers_the_shipped_profiles(profile: str) -> None:
        st.booleans())
 def test_fast_gate_matches_the_reference(profile: str, accs: list[tuple], hold: list[bool],
                                          days: list[list[tuple]], prune: bool) -> None:
+    _same(profile, accs, hold, days, prune)
+
+
+def _same(profile: str, accs: list[tuple], hold: list[bool], days: list[list[tuple]],
+          prune: bool) -> list[object]:
     fast, fast_log = _run(profile, accs, hold, days, exact=False, prune=prune)
     ref, ref_log = _run(profile, accs, hold, days, exact=True, prune=prune)
     assert fast == ref
     assert _log_state(fast_log) == _log_state(ref_log)
     assert fast_log.states == ref_log.states
+    for h in fast_log.histories.values():  # the carried memo is the one a rebuild makes
+        _assert_memo_fresh(h)
+    return ref
+
+
+def _assert_memo_fresh(h: object) -> None:
+    from creditdesk.compliance.history import History
+    assert isinstance(h, History)
+    fresh = History(list(h))
+    assert h.us == fresh.us and list(h.flags) == list(fresh.flags)
+    assert list(h.numbers) == list(fresh.numbers)
+    for key, found in h._index.items():
+        if isinstance(key, tuple):
+            assert found == fresh.matching_number(*key)
+        else:
+            assert found == fresh.matching(key)
+
+
+call = st.tuples(
+    st.integers(0, 2),                                   # account: few, so caps bind
+    st.sampled_from([ROBOT, AGENT]),
+    st.one_of(st.integers(8 * 60, 21 * 60), st.sampled_from([7 * 60 + 59, 22 * 60]),
+              st.integers(0, 24 * 60 - 1)),
+    st.just(False),
+    st.booleans(),                                       # retry
+    st.sampled_from([0, 0, 0, 1]),                       # third party, now and then
+    st.just(None),
+    st.floats(0, 1),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["CN", "US", "MIX"]),
+       st.lists(accounts, min_size=6, max_size=6),
+       st.lists(st.booleans(), min_size=4, max_size=4),
+       st.lists(st.lists(call, min_size=0, max_size=30), min_size=1, max_size=10),
+       st.booleans())
+def test_fast_gate_matches_the_reference_with_caps_at_their_limits(
+        profile: str, accs: list[tuple], hold: list[bool], days: list[list[tuple]],
+        prune: bool) -> None:
+    # many calls to three accounts over up to ten days: the daily, rolling and
+    # per-number caps and the waits bind, and the log carries (and prunes) across days
+    _same(profile, accs, hold, days, prune)
+
+
+@pytest.mark.parametrize("profile", ["CN", "US", "MIX"])
+def test_every_call_rule_binds_somewhere_and_answers_as_the_reference(profile: str) -> None:
+    rows = [(k % 3, ROBOT if k % 3 else AGENT, 7 * 60 + 17 * (k // 2), False, False,
+             int(k % 7 == 3), None, 0.0 if k % 13 == 0 else 0.99) for k in range(90)]
+    accs = [(0, "Asia/Shanghai", "+8613900000001", 10), (1, "America/New_York", "2125550100", 4),
+            (2, "UTC", "+8613900000002", 3)]
+    days = [rows, rows[::2], rows, [], rows]
+    ref = _same(profile, accs, [False, False, True], days, True)
+    assert all(len(out) == 8 for out in ref)  # type: ignore[arg-type]
+    blocked = {r for out in ref for r in out[1] if r is not None}  # type: ignore[index]
+    want = {"CN": {"cn.quiet_hours", "cn.attempts_per_number_per_day", "hold.complaint_review"},
+            "US": {"us.quiet_hours", "us.call_attempts_7d", "us.wait_after_conversation"},
+            "MIX": {"mix.attempts_48h", "cn.quiet_hours", "mix.conversations_per_number",
+                    "mix.wait_conversation"}}[profile]
+    assert want <= blocked, blocked
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_only_during_the_gate(enabled: bool) -> None:
+    rows = [(0, ROBOT, 10 * 60, False, False, 0, None, 0.1)]
+    accs = [(0, "Asia/Shanghai", "+8613900000001", 10)]
+    (gc.enable if enabled else gc.disable)()
+    try:
+        _run("CN", accs, [False], [rows], False, False)
+        assert gc.isenabled() == enabled
+        bad = [(0, SMS, 9 * 60, False, False, 0, "nope", 0.5)]  # KeyError: no such template
+        out, _ = _run("CN", accs, [False], [bad], False, False)
+        assert out[0][0] == "KeyError" and gc.isenabled() == enabled  # type: ignore[index]
+    finally:
+        gc.enable()
 
 
 def test_caps_bind_over_a_busy_day_exactly_as_the_reference() -> None:
