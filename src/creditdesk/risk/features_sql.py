@@ -22,15 +22,18 @@ Plan of the feature query (``behaviour_features_expr``); ``W`` is the window of
    ``due_date <= as_of`` and ``min_due > 0`` (a window over ``statements``,
    a few rows per account), pivoted to one row per account (``b0 d0 m0 .. b2
    d2 m2``);
-2. one grouped aggregation over ``W`` left-joined to that row (a hash join
-   whose build side has one row per account): first and last date, the date
-   on or before ``as_of - 90``, worst DPD over 90 / 180 days, delinquent
-   days, money paid and spent over 90 days, and for every bill the running
-   total of ``paid_today`` at its bill date and at its due date (conditional
-   sums), with a flag that the book has a row on that date;
-3. the values at the last date and the principal at ``as_of - 90``: equi-joins
+2. one grouped aggregation over ``W`` with plain aggregates only: first and
+   last date, the date on or before ``as_of - 90``, worst DPD over 90 / 180
+   days, delinquent days, money paid and spent over 90 days;
+3. what was paid between each bill date and its due date (``_bills_paid``):
+   the bills' dates in long form (at most 6 an account), looked up in ``W``
+   by one equi-join (the book has a row on that date), and the running total
+   of ``paid_today`` at each date summed over the days with a payment only (a
+   non-equi join on few rows). Carrying these as conditional sums through the
+   aggregation of step 2, joined to every row of ``W``, took twice as long;
+4. the values at the last date and the principal at ``as_of - 90``: equi-joins
    of ``W`` on ``(account_id, business_date)`` (one build row per account);
-4. plans counted per account, ``accounts.opened``; the ratios.
+5. plans counted per account, ``accounts.opened``; the ratios.
 
 Grouped aggregations with ``FILTER`` clauses, equi-joins and a window over the
 few bills are all the Ibis PySpark backend needs; no ordered aggregate (Ibis
@@ -115,6 +118,39 @@ def _bills_wide(statements: ir.Table, as_of: date) -> ir.Table:
     return top.group_by(top.account_id.name("bill_account")).agg(**aggs)
 
 
+def _bills_paid(ad: ir.Table, bills: ir.Table) -> ir.Table:
+    """Per account with bills: what was paid between each bill date and its due date, and
+    the minimum dues (``_ba, _paid_sum, _due_sum``).
+
+    The running total of ``paid_today`` is taken at a bill's date and at its due date, each
+    only when the book has a row on that date (as the Polars reference's join on the
+    date), and the paid amount is their difference. The dates (at most ``2 * N_BILLS`` an
+    account) are looked up in ``account_day`` by one equi-join, and the running totals are
+    summed over the days with a payment only (a non-equi join on a few rows): the grouped
+    aggregation over every account-day row then carries only the plain aggregates.
+    """
+    ends = [bills.select(_la=bills.bill_account, _k=ibis.literal(2 * k + e),
+                         _at=bills[f"{'d' if e else 'b'}{k}"], _sign=ibis.literal(1 if e else -1))
+            for k in range(N_BILLS) for e in (0, 1)]
+    long = ibis.union(*ends)
+    long = long.filter(long._at.notnull())
+    days = ad.select(_da=ad.account_id, _dd=ad.business_date)
+    seen = long.left_join(days, (long._la == days._da) & (long._at == days._dd))
+    seen = seen.select(_la=seen._la, _k=seen._k, _at=seen._at, _sign=seen._sign,
+                       _on=seen._dd.notnull())
+    pays = ad.filter(ad.paid_today != 0).select(_pa=ad.account_id, _pd=ad.business_date,
+                                                 _paid=ad.paid_today)
+    run = seen.left_join(pays, (seen._la == pays._pa) & (pays._pd <= seen._at))
+    per_end = run.group_by([run._la, run._k]).agg(
+        _v=ibis.ifelse(run._on.any(), run._paid.sum().fill_null(0), 0) * run._sign.max())
+    paid = per_end.group_by(per_end._la.name("_pla")).agg(_paid_sum=per_end._v.sum())
+    due = bills.select(_ba=bills.bill_account, _due_sum=sum(
+        (bills[f"m{k}"].fill_null(0) for k in range(N_BILLS)), ibis.literal(0)))
+    both = due.left_join(paid, due._ba == paid._pla)
+    return both.select(_ba=both._ba, _due_sum=both._due_sum,
+                       _paid_sum=both._paid_sum.fill_null(0))
+
+
 def behaviour_features_expr(tables: Mapping[str, ir.Table], as_of: date, *,
                             lookback_days: int = LOOKBACK_DAYS) -> ir.Table:
     """The feature table of ``as_of``: ``as_of, account_id, status`` and ``FEATURES``.
@@ -128,30 +164,19 @@ def behaviour_features_expr(tables: Mapping[str, ir.Table], as_of: date, *,
     ad = ad0.filter(ad0.business_date >= as_of - timedelta(days=lookback_days),
                     ad0.business_date <= as_of)
     d90, d180 = as_of - timedelta(days=90), as_of - timedelta(days=180)
-    bills = _bills_wide(tables["statements"], as_of)
-    j = ad.left_join(bills, ad.account_id == bills.bill_account)
-    bd, paid = j.business_date, j.paid_today
+    bd = ad.business_date
     in90 = bd > d90
-    aggs: dict[str, Any] = {
-        "_first": bd.min(),
-        "_last": bd.max(),
-        "_then": bd.max(where=bd <= d90),
-        "worst_dpd_90d": j.dpd.max(where=in90),
-        "worst_dpd_180d": j.dpd.max(where=bd > d180),
-        "days_delinquent_90d": j.dpd.count(where=in90 & (j.dpd > 0)),
-        "_paid90": paid.sum(where=in90).fill_null(0),
-        "_bought90": (j.purchases_today + j.drawdowns_today).sum(where=in90).fill_null(0),
-        "_has_bills": j.b0.notnull().any(),
-    }
-    for k in range(N_BILLS):
-        b, d = j[f"b{k}"], j[f"d{k}"]
-        aggs[f"_m{k}"] = j[f"m{k}"].max()
-        # the running total of paid_today on the bill date and on the due date, taken
-        # only when the book has a row on that date (as the Polars join on the date)
-        aggs[f"_cb{k}"] = ibis.ifelse((bd == b).any(), paid.sum(where=bd <= b).fill_null(0), 0)
-        aggs[f"_cd{k}"] = ibis.ifelse((bd == d).any(), paid.sum(where=bd <= d).fill_null(0), 0)
-    agg = j.group_by(j.account_id).agg(**aggs)
-
+    agg = ad.group_by(ad.account_id).agg(
+        _first=bd.min(),
+        _last=bd.max(),
+        _then=bd.max(where=bd <= d90),
+        worst_dpd_90d=ad.dpd.max(where=in90),
+        worst_dpd_180d=ad.dpd.max(where=bd > d180),
+        days_delinquent_90d=ad.dpd.count(where=in90 & (ad.dpd > 0)),
+        _paid90=ad.paid_today.sum(where=in90).fill_null(0),
+        _bought90=(ad.purchases_today + ad.drawdowns_today).sum(where=in90).fill_null(0),
+    )
+    bills = _bills_paid(ad, _bills_wide(tables["statements"], as_of))
     last = ad.select(_la=ad.account_id, _ld=ad.business_date, product=ad.product,
                      status=ad.status, credit_limit=ad.credit_limit, principal=ad.principal,
                      dpd_now=ad.dpd)
@@ -168,13 +193,11 @@ def behaviour_features_expr(tables: Mapping[str, ir.Table], as_of: date, *,
          .inner_join(last, (agg.account_id == last._la) & (agg._last == last._ld))
          .left_join(then, (agg.account_id == then._ta) & (agg._then == then._td))
          .left_join(opened, agg.account_id == opened._oa)
-         .left_join(plans, agg.account_id == plans._pa))
+         .left_join(plans, agg.account_id == plans._pa)
+         .left_join(bills, agg.account_id == bills._ba))
     start = ibis.coalesce(x._opened, x._first)
     months = ((as_of.year * 12 + as_of.month) - (start.year() * 12 + start.month())
               - (start.day() > as_of.day).ifelse(1, 0))
-    paid_sum = sum((ibis.ifelse(x[f"_m{k}"].notnull(), x[f"_cd{k}"] - x[f"_cb{k}"], 0)
-                    for k in range(N_BILLS)), ibis.literal(0))
-    due_sum = sum((x[f"_m{k}"].fill_null(0) for k in range(N_BILLS)), ibis.literal(0))
     limit = x.credit_limit
     return x.select(
         as_of=ibis.literal(as_of, type="date"),
@@ -187,7 +210,7 @@ def behaviour_features_expr(tables: Mapping[str, ir.Table], as_of: date, *,
         worst_dpd_90d=x.worst_dpd_90d,
         worst_dpd_180d=x.worst_dpd_180d,
         days_delinquent_90d=x.days_delinquent_90d,
-        payment_to_due_3=ibis.ifelse(x._has_bills, paid_sum.cast("float64") / due_sum,
+        payment_to_due_3=ibis.ifelse(x._ba.notnull(), x._paid_sum.cast("float64") / x._due_sum,
                                      ibis.null("float64")),
         paid_90d_to_limit=_per_limit(x._paid90, limit),
         purchases_90d_to_limit=_per_limit(x._bought90, limit),
