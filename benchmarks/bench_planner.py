@@ -14,6 +14,9 @@ robot line-minutes per hour, daily SMS and push budgets. Then it times, in the s
   dual evaluation), and a plain greedy-by-value plan (cases in order of their best value,
   each taking its best candidates that still fit), its objective;
 * the planner (`solve`): seconds, objective, Lagrangian bound, gap;
+* the contact-rules pass over the plan (`collections.gate.gate`, CN profile, as `collect plan`
+  checks the planned contacts after solving): every chosen contact as a Proposal at its hour,
+  one account per debtor in Shanghai time, fresh histories;
 * HiGHS's interior-point LP bound (`lp_bound`) under a time limit, or that it did not finish;
 * peak memory (RSS) of the process.
 """
@@ -151,6 +154,39 @@ def greedy_by_value(p: PlanProblem) -> tuple[float, float]:
     return float(p.value[chosen].sum()), time.perf_counter() - t0
 
 
+def gate_plan(p: PlanProblem, chosen: np.ndarray) -> dict[str, object]:
+    """Check the plan's contacts with the contact rules, as ``collect plan`` does."""
+    from datetime import date
+
+    from creditdesk.collections.gate import ContactLog, gate
+    from creditdesk.collections.proposals import CHANNELS, Proposals
+    from creditdesk.collections.strategy import load_strategy
+    from creditdesk.compliance import load_profile
+
+    n_h = len(HOURS)
+    idx = np.flatnonzero(chosen)
+    row = p.resource[idx]
+    kind = np.where(row < n_h, CHANNELS.index("agent"), np.where(
+        row < 2 * n_h, CHANNELS.index("robot"),
+        np.where(row == 2 * n_h, CHANNELS.index("sms"), CHANNELS.index("push"))))
+    hour = np.where(row < 2 * n_h, HOURS[row % n_h], 10)
+    is_msg = row >= 2 * n_h
+    props = Proposals(account=p.case[idx].astype(np.int64), channel=kind.astype(np.int8),
+                      minute=(hour * 60).astype(np.int32), reminder=np.zeros(len(idx), bool),
+                      retry=np.zeros(len(idx), bool), party=np.zeros(len(idx), np.int8),
+                      template=np.where(is_msg, "dunning", None).astype(object))
+    n = p.n_cases
+    strat = load_strategy("bucket_rules")
+    log = ContactLog.new(load_profile("CN"))
+    t0 = time.perf_counter()
+    allowed, _, _, _, _ = gate(
+        props, date(2026, 3, 2), np.arange(n), np.full(n, "Asia/Shanghai", dtype=object),
+        np.array([f"+86139{i:08d}" for i in range(n)], dtype=object), np.zeros(n, bool),
+        np.full(n, 20), log, np.zeros(len(idx)), np.ones(24), 1.0, strat.templates)
+    return {"gate_seconds": round(time.perf_counter() - t0, 2), "gate_contacts": len(idx),
+            "gate_allowed": int(allowed.sum())}
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
 
@@ -207,6 +243,8 @@ def main() -> None:
         "objective_over_greedy": round(s.objective / g_obj, 4) if g_obj else None,
         "peak_rss_mb_after_solve": _peak_rss_mb(),
     })
+    out.update(gate_plan(p, s.chosen))
+    out["solve_and_gate_seconds"] = round(s.seconds + float(out["gate_seconds"]), 2)
     if args.lp_time_limit > 0:
         t1 = time.perf_counter()
         try:
