@@ -13,6 +13,14 @@ checkpoint: at 100,000 accounts a date's write costs about a third less CPU, at 
 million accounts the bill date's write about 60 % less (BENCHMARKS.md), for ~3 %
 more blocks. Stores opened on the same file in one process share one DuckDB
 instance (a file can be attached only once per process).
+
+Checkpoints do not vacuum (``max_vacuum_tasks = 0``). A date appends ~130,000
+``account_day`` rows as two full row groups and a short tail; the vacuum merged each tail
+with the next date's groups, and every merge shifted the next tail, so a checkpoint
+rewrote the table from the first tail on (9 s at the twin's close after 180 dates at
+100,000 customers, and the file grew by the blocks it left behind). Row groups whose rows
+are all deleted (a state table's old content) are still dropped; rows deleted here and
+there stay marked deleted in their group.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ class _Instance:
         self.root = duckdb.connect()
         quoted = str(path).replace("'", "''")
         self.root.execute(f"ATTACH '{quoted}' AS {_CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        self.root.execute("SET max_vacuum_tasks = 0").fetchall()  # see the module docstring
         self.users = 0
         #: (date, its closed_at marker, state frames) after the last date closed on it
         self.kept: tuple[date, object, dict[str, pl.DataFrame]] | None = None
