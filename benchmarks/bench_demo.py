@@ -17,6 +17,7 @@ import os
 import platform
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,10 +32,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--progress", action="store_true",
+                    help="print each date's elapsed seconds to stderr (long runs)")
     args = ap.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-demo-"))
     t0 = time.perf_counter()
-    res = run_demo(out, customers=args.customers, days=args.days, seed=args.seed)
+
+    def progress(d: object, i: int, n: int) -> None:
+        print(f"{d} {i}/{n} {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+
+    res = run_demo(out, customers=args.customers, days=args.days, seed=args.seed,
+                   on_day=progress if args.progress else None)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stages = res.kpis.get("seconds_by_stage", {})
