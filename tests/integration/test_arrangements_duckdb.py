@@ -17,7 +17,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from book_rows import text
+from book_rows import THREE_ACCT, THREE_CUST, THREE_TXNS, text
 from creditdesk.collections.arrangements import (
     ArrangementRefused,
     default_arrangement_policy,
@@ -43,20 +43,8 @@ PARAMS = ledger_params(CAT)
 def base(tmp_path_factory):
     path = tmp_path_factory.mktemp("arrangements") / "base.duckdb"
     s = open_store(f"duckdb:///{path}")
-    cust = [{"customer_id": f"C{i}", "timezone": "Asia/Shanghai"} for i in range(3)]
-    acct = [{"account_id": "R1", "customer_id": "C0", "product": "revolving",
-             "credit_limit": 500_000, "opened": "2026-01-05"},
-            {"account_id": "R2", "customer_id": "C1", "product": "revolving",
-             "credit_limit": 500_000, "opened": "2026-01-05"},
-            {"account_id": "L1", "customer_id": "C2", "product": "cash_loan",
-             "credit_limit": 2_000_000, "opened": "2026-01-15"}]
-    txns = [{"external_id": "p1", "account_id": "R1", "business_date": "2026-01-05",
-             "type": "purchase", "amount": 100_000},
-            {"external_id": "p2", "account_id": "R2", "business_date": "2026-01-05",
-             "type": "purchase", "amount": 100_000},
-            {"external_id": "d1", "account_id": "L1", "business_date": "2026-01-15",
-             "type": "cash_loan", "amount": 1_000_000, "terms": 12,
-             "method": "equal_instalment", "daily_rate": "0.0004"},
+    cust, acct = THREE_CUST, THREE_ACCT
+    txns = [*THREE_TXNS,
             *[{"external_id": f"r{m}", "account_id": "L1", "business_date": f"2026-0{m}-15",
                "type": "repayment", "amount": 89_975} for m in (2, 3, 4)]]
     load_frames(s, CAT, customers=text(cust), accounts=text(acct), transactions=text(txns))
