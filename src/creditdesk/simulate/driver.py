@@ -209,7 +209,7 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
         # daily, so let it grow to 1 GB between checkpoints (DuckDB checkpoints on close)
         con.execute("SET checkpoint_threshold = '1GB'").fetchall()
         # the twin keeps its own state in memory; DuckDB's cache need not grow past this
-        con.execute("SET memory_limit = '1GB'").fetchall()
+        con.execute(f"SET memory_limit = '{duckdb_memory_mb(pop.traits.height)}MB'").fetchall()
     log = ContactLog.new(load_profile(profile))
     unemp = unemployment_path(params.scenario, days)
     run = TwinRun(start, days, customers, pop.traits.height, strategy=strat.name)
@@ -240,6 +240,26 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
         if on_day:
             on_day(d, t + 1, days)
     return run
+
+
+def duckdb_memory_mb(accounts: int, ram_mb: int | None = None) -> int:
+    """DuckDB's memory limit for a twin of ``accounts`` accounts, in MB.
+
+    The twin keeps its own state in memory, so DuckDB's cache is capped: 1 GB up to
+    250,000 accounts, then 4 KB an account (the month-end behaviour query, run inside the
+    date's open transaction beside the date's uncommitted rows, ran out of 1 GB at
+    1,300,000 accounts), never more than half the machine's memory.
+
+    >>> duckdb_memory_mb(130_000, ram_mb=24_000), duckdb_memory_mb(1_300_000, ram_mb=24_000)
+    (1024, 5078)
+    >>> duckdb_memory_mb(1_300_000, ram_mb=8_000)
+    4000
+    """
+    if ram_mb is None:
+        import os
+
+        ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return int(max(1024, min(accounts * 4 // 1024, ram_mb // 2)))
 
 
 def _hardship(st: _State, t: int, rng: np.random.Generator, p: SimParams, macro: float) -> None:
