@@ -24,6 +24,7 @@ function of (parameters, seed): the same seed gives the same books.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -50,6 +51,8 @@ from creditdesk.simulate.params import SimParams, unemployment_path
 from creditdesk.simulate.population import Population, draw_population
 from creditdesk.simulate.tables import append_sim, create_sim_tables
 from creditdesk.store.base import Store
+from creditdesk.store.duckdb_store import DuckDBStore
+from creditdesk.store.write_behind import WriteBehind
 
 __all__ = ["TwinRun", "run_twin"]
 
@@ -166,7 +169,8 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
              start: date = date(2026, 1, 1), profile: str = "CN",
              catalogue: Catalogue | None = None, behaviour_model: Path | None = None,
              strategy: Strategy | str = "bucket_rules", collect_models: Path | None = None,
-             on_day: Callable[[date, int, int], None] | None = None) -> TwinRun:
+             on_day: Callable[[date, int, int], None] | None = None,
+             write_behind: bool = True) -> TwinRun:
     """Draw a population, then run ``days`` business dates of the daily cycle on ``store``.
 
     The store must be new (no closed date): the twin owns the book it builds. With a
@@ -175,6 +179,9 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
     end (``risk.refresh``) and its PD decides who gets pre-due reminders. ``strategy``
     (a built-in name, a YAML path or a :class:`Strategy`) plans the contacts; an
     ``optimized`` one values its menu with ``collect_models`` (default: the shipped ones).
+    On a DuckDB store each date's writes run on a second thread while the next date is
+    computed (:class:`~creditdesk.store.write_behind.WriteBehind`: same books, each date
+    still one transaction); ``write_behind=False`` writes them in line.
     """
     import time
 
@@ -214,31 +221,46 @@ def run_twin(store: Store, *, customers: int, days: int, seed: int, params: SimP
     unemp = unemployment_path(params.scenario, days)
     run = TwinRun(start, days, customers, pop.traits.height, strategy=strat.name)
     timer = run.seconds_by_stage
-    for t in range(days):
-        d = start + timedelta(days=t)
-        rng = np.random.default_rng([seed, 2, t])
-        t0 = time.perf_counter()
-        # one transaction per date: the day's contacts, transactions, closing and the
-        # decisions it triggers are on file together or not at all
-        with store.transaction(business_date=d):
-            _hardship(st, t, rng, params, unemp[t] / unemp[0])
-            _contacts(store, st, t, d, rng, params, log, strat, models)
-            _complaints(store, st, t, d, rng, params)
-            t1 = time.perf_counter()
-            txns = _payments(st, t, rng, params, run) + _purchases(st, t, rng, params)
-            _post(store, cat, d, txns, seed)
-            t2 = time.perf_counter()
-            run_eod(store, d, lp, first=start)
-            t2b = time.perf_counter()
-            _read_back(store, st, t, d, rng, params)
-            if behaviour_model is not None:
-                _refresh(store, st, d, behaviour_model)
-        t3 = time.perf_counter()
-        for k, v in (("behaviour_and_contacts", t1 - t0), ("post", t2 - t1),
-                     ("eod", t2b - t2), ("read_back_and_commit", t3 - t2b)):
-            timer[k] = timer.get(k, 0.0) + v
-        if on_day:
-            on_day(d, t + 1, days)
+    # a date's writes run on the second core while the next date is computed
+    wb = WriteBehind(store) if write_behind and isinstance(store, DuckDBStore) else None
+    book: Store = wb or store
+    try:
+        for t in range(days):
+            d = start + timedelta(days=t)
+            rng = np.random.default_rng([seed, 2, t])
+            t0 = time.perf_counter()
+            # one transaction per date: the day's contacts, transactions, closing and the
+            # decisions it triggers are on file together or not at all
+            with book.transaction(business_date=d):
+                _hardship(st, t, rng, params, unemp[t] / unemp[0])
+                _contacts(book, st, t, d, rng, params, log, strat, models)
+                _complaints(book, st, t, d, rng, params)
+                t1 = time.perf_counter()
+                txns = _payments(st, t, rng, params, run) + _purchases(st, t, rng, params)
+                _post(book, cat, d, txns, seed)
+                t2 = time.perf_counter()
+                run_eod(book, d, lp, first=start)
+                t2b = time.perf_counter()
+                _read_back(book, st, t, d, rng, params)
+                if behaviour_model is not None:
+                    _refresh(book, st, d, behaviour_model)
+            t3 = time.perf_counter()
+            for k, v in (("behaviour_and_contacts", t1 - t0), ("post", t2 - t1),
+                         ("eod", t2b - t2), ("read_back_and_commit", t3 - t2b)):
+                timer[k] = timer.get(k, 0.0) + v
+            if on_day:
+                on_day(d, t + 1, days)
+    except BaseException:
+        if wb is not None:
+            with suppress(Exception):  # the run's own error is the one to show
+                wb.finish()
+        raise
+    if wb is not None:
+        t4 = time.perf_counter()
+        wb.finish()
+        timer["write_behind_wait"] = wb.waited + 0.0
+        timer["read_back_and_commit"] = (timer.get("read_back_and_commit", 0.0)
+                                         + time.perf_counter() - t4)
     return run
 
 
@@ -602,9 +624,13 @@ def _day_view(store: Store, d: date) -> pl.DataFrame:
 
 def _refresh(store: Store, st: _State, d: date, model: Path) -> None:
     """risk.refresh after the close: at a month end, score the books, keep each PD."""
-    from creditdesk.risk.refresh import refresh_after_close
+    from creditdesk.risk.refresh import is_month_end, refresh_after_close
 
-    scores = refresh_after_close(store, model, d)
+    if not is_month_end(d):
+        return
+    # the month's features are computed in the store, over the date's own rows too
+    scores = refresh_after_close(
+        store.synchronous() if isinstance(store, WriteBehind) else store, model, d)
     if scores is None:
         return
     scores = scores.join(st.idx, on="account_id")

@@ -76,10 +76,10 @@ class _Instance:
         #: small facts about the books, dropped with the mirror: "last_closed"
         self.known: dict[str, object] = {}
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, *, user: bool = True) -> duckdb.DuckDBPyConnection:
         con = self.root.cursor()
         con.execute(f"USE {_CATALOG}")
-        self.users += 1
+        self.users += user
         return con
 
 
@@ -121,6 +121,14 @@ class DuckDBStore(Store):
         except (duckdb.Error, OSError) as exc:
             raise StoreError(f"cannot open DuckDB store at {path!r}: {exc}") from exc
         self._in_txn = False
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A second connection to the file for reads from another thread (it sees what
+        is committed). Not counted as a store on the file: what this store holds in
+        memory stays in use; the caller closes it before the store."""
+        if self._instance is None:
+            raise StoreError(f"the DuckDB store at {str(self.location)!r} is closed")
+        return self._instance.connect(user=False)
 
     @property
     def _kept(self) -> tuple[date, object, dict[str, pl.DataFrame]] | None:
