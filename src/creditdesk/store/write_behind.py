@@ -27,8 +27,10 @@ in order. Guarantees, the same as the wrapped store's:
   wrapped store inside the block's transaction ("synchronise"); the rest of the block is
   then written by the caller's thread and committed when the block ends;
 * **errors are not lost**: a write that fails in the thread is raised (as
-  :class:`~creditdesk.errors.StoreError`, the cause attached) by the next call on the
-  store, and by every call after it.
+  :class:`~creditdesk.errors.StoreError`, the cause attached) by a later call on the
+  store once the thread has reached it — at the latest by the next ``drain``, ``finish``
+  or read of what it wrote — and by every call after it; the thread writes nothing
+  after it (no later block commits).
 
 What it keeps in memory of its own: the state after the last date closed through it
 (``keep_state``) and the last closed date. A frame handed to it is written later, so its
@@ -54,13 +56,14 @@ a NumPy array shares the array's buffer (hand it a copy of an array it will chan
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -77,10 +80,13 @@ _WRITES = re.compile(r"\b(?:INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|COPY|TRUNCATE
                      r"DETACH|CHECKPOINT|VACUUM|SET|PRAGMA|CALL|BEGIN|COMMIT|ROLLBACK)\b",
                      re.IGNORECASE)
 _PENDING = "_write_behind_pending"
+_T = TypeVar("_T")
+#: ended blocks the thread may hold before the caller waits (each holds a date's frames)
+_IN_FLIGHT = 2
 _STATE = ("account_day", "dues", "plan_state")
 
 
-@dataclass
+@dataclass(eq=False)  # blocks are compared by identity
 class _Block:
     """One transaction of the caller's: its writes, handed to the thread as they come."""
 
@@ -97,6 +103,8 @@ class _Block:
     synced: bool = False
     failed: BaseException | None = None
     last_closed: date | None = None
+    #: committed by the thread (its rows are in the file)
+    committed: bool = False
 
 
 class WriteBehind(Store):
@@ -109,12 +117,17 @@ class WriteBehind(Store):
         self.location = inner.location
         self._last_closed = inner.last_closed()
         self._reader: duckdb.DuckDBPyConnection | None = inner.reader()
+        self._catalog = str(self._reader.execute("SELECT current_database()").fetchall()[0][0])
         self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="creditdesk-writer")
         self._block: _Block | None = None
         #: blocks ended but perhaps not yet committed, oldest first
         self._ended: list[_Block] = []
         self._failed: BaseException | None = None
+        #: the last task handed to the thread (it runs them in order)
+        self._tail: Future[None] | None = None
+        #: held while a read shows uncommitted rows, and by the thread as it commits
+        self._commit_lock = threading.Lock()
         #: set by the thread at its first failure (it then writes nothing more)
         self._thread_failed: BaseException | None = None
         self._kept: tuple[date, dict[str, pl.DataFrame]] | None = None
@@ -138,6 +151,7 @@ class WriteBehind(Store):
                 raise
 
         block.futures.append(self._pool.submit(task))
+        self._tail = block.futures[-1]
 
     def _wait(self, blocks: list[_Block]) -> None:
         """Wait for every task of ``blocks``; raise if one of them failed."""
@@ -156,8 +170,10 @@ class WriteBehind(Store):
         for b in blocks:
             if b.failed is not None and self._failed is None:
                 self._failed = b.failed
-                self._kept = None
+        # a failure in a block the caller rolled back stops the thread all the same
+        self._failed = self._failed or self._thread_failed
         if self._failed is not None:
+            self._kept = None
             raise StoreError(f"writing a transaction behind failed; the books are as of the "
                              f"transaction before it: {self._failed}") from self._failed
 
@@ -166,7 +182,12 @@ class WriteBehind(Store):
         self._raise_failed([b for b in self._ended if all(f.done() for f in b.futures)])
 
     def drain(self) -> None:
-        """Wait until every ended block is committed; raise the error of one that failed."""
+        """Wait until the thread has run everything handed to it (every ended block is
+        committed); raise the error of a write that failed."""
+        if self._tail is not None:
+            t0 = time.perf_counter()
+            self._tail.exception()
+            self.waited += time.perf_counter() - t0
         self._wait(list(self._ended))
 
     def _wait_for(self, tables: list[str]) -> None:
@@ -263,7 +284,10 @@ class WriteBehind(Store):
             return
 
         def end() -> None:  # runs after a failed write too: the rollback
-            close()
+            with self._commit_lock:
+                close()
+                block.committed = exc is None and block.failed is None \
+                    and self._thread_failed is None
             if exc is None and (block.failed or self._thread_failed) is not None:
                 raise StoreError("not written: a transaction before it failed"
                                  ) if block.failed is None else block.failed
@@ -271,8 +295,12 @@ class WriteBehind(Store):
         if self._pool is None:
             raise StoreError("this write-behind store is finished; use the wrapped store")
         block.futures.append(self._pool.submit(end))
+        self._tail = block.futures[-1]
         if exc is None:  # a block rolled back leaves nothing to wait for
             self._ended.append(block)
+            # at most two blocks in the thread's hands: what waits in memory stays bounded
+            if len(self._ended) > _IN_FLIGHT:
+                self._wait(self._ended[:-_IN_FLIGHT])
 
     # -- writes -----------------------------------------------------------------------
 
@@ -338,40 +366,63 @@ class WriteBehind(Store):
             return self.inner.read(table, where, params, few=few)
         if table == "accounts" and how is None and where in (None, "opened <= ?"):
             return self._read_accounts(day if where else None)
-        self._wait_for([table])
-        frames = block.appended.get(table, []) if block is not None and how else []
-        return self._read_file(table, where, params, frames)
+        return self._select(table, where, params)
 
     def _read_accounts(self, opened_by: object) -> pl.DataFrame:
         """``accounts`` whole or opened by a date, held in memory once read."""
         if self._accounts is None:
-            self._wait_for(["accounts"])
-            self._accounts = self._read_file("accounts", None, None, [])
+            self._accounts = self._select("accounts", None, None)
         if opened_by is None:
             return self._accounts.clone()
         return self._accounts.filter(pl.col("opened") <= pl.lit(opened_by))
 
-    def _read_file(self, table: str, where: str | None, params: list[object] | None,
-                   frames: list[pl.DataFrame]) -> pl.DataFrame:
-        """The file's rows of ``table`` (then ``frames``'), filtered by ``where``."""
-        con = self._reading()
+    def _select(self, table: str, where: str | None, params: list[object] | None
+                ) -> pl.DataFrame:
+        """``table``'s rows matching ``where`` as the books hold them, typed."""
         cols = ", ".join(TABLES[table]) if table in TABLES else "*"
-        source = table
-        if frames:
-            pending = pl.concat([df.select(list(TABLES[table])) for df in frames])
-            con.register(_PENDING, pending.to_arrow())
-            source = f"(SELECT {cols} FROM {table} UNION ALL SELECT {cols} FROM {_PENDING})"
-        try:
-            sql = f"SELECT {cols} FROM {source}" + (f" WHERE {where}" if where else "")
-            rel = con.sql(sql, params=params) if params else con.sql(sql)
-            out = pl.from_arrow(rel.to_arrow_table()) if rel is not None else pl.DataFrame()
-        finally:
-            if frames:
-                con.unregister(_PENDING)
-        assert isinstance(out, pl.DataFrame)
+        sql = f"SELECT {cols} FROM {table}" + (f" WHERE {where}" if where else "")
+        out = self._on_reader([table], lambda con: _frame(
+            con.sql(sql, params=params) if params else con.sql(sql)))
         if table in TABLES:
             out = out.select([pl.col(c).cast(t) for c, t in TABLES[table].items()])
         return out
+
+    def _on_reader(self, tables: list[str], run: Callable[[duckdb.DuckDBPyConnection], _T]
+                   ) -> _T:
+        """``run`` on the reading connection, where ``tables`` show every write so far.
+
+        The reading connection sees what is committed. Rows that blocks not yet committed
+        (ended, or the open one) appended to ``tables`` are added by temporary views of the
+        same names (they hide the file's tables on that connection only), the file's rows
+        first: what the wrapped store would return. While the views are up no block
+        commits (the lock), so no row is seen twice. A table one of those blocks wrote
+        otherwise than by appending is waited for.
+        """
+        con = self._reading()
+        while True:
+            with self._commit_lock:
+                self._raise_failed([])
+                frames = self._uncommitted(tables)
+                if frames is not None:
+                    return _with_views(con, self._catalog, frames, run)
+            self._wait_for(tables)
+
+    def _uncommitted(self, tables: list[str]) -> dict[str, list[pl.DataFrame]] | None:
+        """The frames appended to ``tables`` by blocks not committed, or None when one of
+        them wrote one of ``tables`` otherwise (call with the commit lock held)."""
+        out: dict[str, list[pl.DataFrame]] = {}
+        blocks = [b for b in self._ended if not b.committed]
+        if self._block is not None:
+            blocks.append(self._block)
+        for b in blocks:
+            for t in tables:
+                how = b.written.get(t)
+                if how is None:
+                    continue
+                if how != "append" or t not in TABLES:
+                    return None
+                out.setdefault(t, []).extend(b.appended.get(t, []))
+        return {t: f for t, f in out.items() if f}
 
     def _reading(self) -> duckdb.DuckDBPyConnection:
         if self._reader is None:
@@ -385,20 +436,24 @@ class WriteBehind(Store):
             self._accounts = None  # the statement may write anything
             return False
         block = self._block
-        if block is not None and (block.synced or _mentioned(sql, block.written)):
+        if block is not None and (block.synced or any(
+                block.written[t] != "append" for t in _mentioned(sql, block.written))):
             self._sync()
             return False
-        self._wait_for(_mentioned(sql, {t: "" for b in self._ended for t in b.written}))
         return True
+
+    def _tables_in(self, sql: str) -> list[str]:
+        """The tables written through this wrapper and not yet committed that ``sql`` names."""
+        names = {t: "" for b in self._ended for t in b.written}
+        if self._block is not None:
+            names.update(self._block.written)
+        return _mentioned(sql, names)
 
     def query(self, sql: str, params: list[object] | None = None) -> pl.DataFrame:
         if not self._on_file(sql):
             return self.inner.query(sql, params)
-        con = self._reading()
-        rel = con.sql(sql, params=params) if params else con.sql(sql)
-        out = pl.from_arrow(rel.to_arrow_table())
-        assert isinstance(out, pl.DataFrame)
-        return out
+        return self._on_reader(self._tables_in(sql), lambda con: _frame(
+            con.sql(sql, params=params) if params else con.sql(sql)))
 
     def scalar(self, sql: str, params: list[object] | None = None) -> object:
         rows = self.execute(sql, params)
@@ -410,7 +465,8 @@ class WriteBehind(Store):
             self._last_closed = self.inner.last_closed() if self._block is None else \
                 self._last_closed
             return rows
-        return self._reading().execute(sql, params or []).fetchall()
+        return self._on_reader(self._tables_in(sql),
+                               lambda con: con.execute(sql, params or []).fetchall())
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -443,6 +499,34 @@ class WriteBehind(Store):
             self.finish()
         finally:
             self.inner.close()
+
+
+def _frame(rel: duckdb.DuckDBPyRelation | None) -> pl.DataFrame:
+    out = pl.from_arrow(rel.to_arrow_table()) if rel is not None else pl.DataFrame()
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+def _with_views(con: duckdb.DuckDBPyConnection, catalog: str,
+                frames: dict[str, list[pl.DataFrame]],
+                run: Callable[[duckdb.DuckDBPyConnection], _T]) -> _T:
+    """``run`` with each table of ``frames`` shown as the file's rows then the frames'."""
+    made: list[str] = []
+    try:
+        for table, dfs in frames.items():
+            cols = list(TABLES[table])
+            name = f"{_PENDING}_{table}"
+            con.register(name, pl.concat([df.select(cols) for df in dfs]).to_arrow())
+            made.append(table)
+            names = ", ".join(cols)
+            con.execute(f"CREATE TEMPORARY VIEW {table} AS SELECT {names} FROM "
+                        f"{catalog}.main.{table} UNION ALL SELECT {names} FROM {name}")
+        return run(con)
+    finally:
+        for table in made:
+            with suppress(duckdb.Error):
+                con.execute(f"DROP VIEW IF EXISTS temp.main.{table}")
+            con.unregister(f"{_PENDING}_{table}")
 
 
 def _mentioned(sql: str, tables: dict[str, str]) -> list[str]:
