@@ -489,9 +489,13 @@ def _columns(store: Store, table: str, cols: list[str], where: str = "",
              params: list[object] | None = None, *, few: bool = False) -> pl.DataFrame:
     """``cols`` of ``table``'s rows matching ``where``, typed as the table's contract.
 
-    A store that answers SQL reads only those columns; another reads the rows whole.
+    A store holding the rows in memory answers from them (``Store.held``); one that
+    answers SQL reads only those columns; another reads the rows whole.
     """
     schema = TABLES[table]
+    held = store.held(table, where or None, params)
+    if held is not None:
+        return held.select([pl.col(c).cast(schema[c]) for c in cols])
     if store.dialect in ("duckdb", "postgres"):
         df = store.query(f"SELECT {', '.join(cols)} FROM {table}"
                          + (f" WHERE {where}" if where else ""), params)

@@ -129,6 +129,11 @@ class _State:
     reached_7d: np.ndarray        # (7, customers) of them, reached the debtor
     # repayment arrangements offered by the strategy (None: it offers none)
     offers: TwinOffers | None = None
+    #: each account's strategy segment, and the PDs it was taken from (it changes with them)
+    segment: np.ndarray | None = None
+    segment_pd: np.ndarray | None = None
+    #: the last closed date's account ids and their state rows (see ``_rows_of``)
+    rows_cache: tuple[pl.Series, np.ndarray] | None = None
 
 
 def _state(pop: Population, start: date) -> _State:
@@ -304,7 +309,7 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
         dpd=st.dpd.astype(np.int64), days_to_due=(st.next_due - t).astype(np.int64),
         total_due=np.where(st.open_, st.total_due, 0),
         flagged=(st.pd >= FLAG_PD) | (st.status_now > 0) | (st.dpd > 0), arm=st.arm,
-        segment=strat.segment_of(st.pd, st.is_loan), hold=hold_c[st.cust],
+        segment=_segments(st, strat), hold=hold_c[st.cust],
         broken=st.broken.astype(np.int64), follow_up=seen)
     _placements(st, t, strat, view)
     st.made_7d[t % 7] = 0
@@ -375,26 +380,27 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
     st.broken_on[pa[~kept]] = pdays[~kept] + 1
     st.pay_kind[pa[kept]] = np.where(st.pay_kind[pa[kept]] == bh.FULL, bh.FULL, bh.DUE)
     st.pay_day[pa[kept]] = pdays[kept]
-    outcome = np.where(skipped, "skipped", np.where(~allowed, "blocked", np.where(
-        is_msg, np.where(read, "read", "sent"), np.where(connected, "connected", "no_answer"))))
+    outcome = np.where(~allowed, 0, np.where(is_msg, np.where(read, 1, 2),
+                                             np.where(connected, 3, 4)))
     names = np.array(CHANNEL_NAMES)[ch]
     keep = ~skipped
     np.add.at(st.made_7d[t % 7], st.cust[a], allowed.astype(np.int16))
     np.add.at(st.reached_7d[t % 7], st.cust[a], reached.astype(np.int16))
     cost = np.array([getattr(strat.costs, c) for c in CHANNEL_NAMES], np.int64)[ch] * allowed
+    ka = a[keep]
     contacts = pl.DataFrame({
-        "business_date": [d] * int(keep.sum()),
         "contact_ts": pl.Series(ts_us[keep]).cast(pl.Datetime("us", "UTC")),
-        "customer_id": st.cust_ids[a[keep]], "account_id": st.ids[a[keep]],
-        "purpose": np.where(props.reminder[keep], "reminder",
-                            np.where(is_offer[keep], "offer", "collection")),
-        "channel": names[keep], "allowed": allowed[keep],
+        "customer_id": _gather(st.cust_ids, ka), "account_id": _gather(st.ids, ka),
+        "purpose": _text(np.where(props.reminder[keep], 0, np.where(is_offer[keep], 1, 2)),
+                         ("reminder", "offer", "collection")),
+        "channel": _text(ch[keep], CHANNEL_NAMES), "allowed": allowed[keep],
         "rule": pl.Series([r for r, k in zip(rules, keep, strict=True) if k], dtype=pl.String),
-        "outcome": outcome[keep], "promise": promise[keep], "dpd": st.dpd[a[keep]],
-        "bucket": st.bucket[a[keep]].astype(str), "strategy": strat.name,
-        "arm": st.arm[a[keep]].astype(str), "cost": cost[keep],
-        "assignee": np.where(st.placed_on[a[keep]] >= 0, "agency", "inhouse"),
-    })
+        "outcome": _text(outcome[keep], ("blocked", "read", "sent", "connected", "no_answer")),
+        "promise": promise[keep], "dpd": st.dpd[ka],
+        "bucket": pl.Series(st.bucket[ka], dtype=pl.String), "strategy": strat.name,
+        "arm": pl.Series(st.arm[ka], dtype=pl.String), "cost": cost[keep],
+        "assignee": _text((st.placed_on[ka] >= 0).astype(np.int8), ("inhouse", "agency")),
+    }).with_columns(pl.lit(d).alias("business_date"))
     append_sim(store, "contacts", contacts)
     append_sim(store, "promises", pl.DataFrame({
         "business_date": [d] * len(pa), "account_id": st.ids[pa],
@@ -414,6 +420,26 @@ def _contacts(store: Store, st: _State, t: int, d: date, rng: np.random.Generato
                 st.pay_day[rows] = -1
                 st.promise_day[rows] = -1
                 st.broken_on[rows] = -1
+
+
+def _segments(st: _State, strat: Strategy) -> np.ndarray:
+    """Each account's segment: taken again only when the PDs changed (a month end)."""
+    if (st.segment is None or st.segment_pd is None
+            or not np.array_equal(st.segment_pd, st.pd, equal_nan=True)):
+        st.segment = strat.segment_of(st.pd, st.is_loan)
+        st.segment_pd = st.pd.copy()
+    return st.segment
+
+
+def _text(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> pl.Series:
+    """Small integer codes as their texts (cheaper than NumPy's fixed-width strings)."""
+    return pl.Series(codes.astype(np.uint32)).replace_strict(
+        list(range(len(names))), list(names), return_dtype=pl.String)
+
+
+def _gather(ids: np.ndarray, rows: np.ndarray) -> pl.Series:
+    """``ids[rows]`` as a text Series (``ids``: the twin's id arrays, texts)."""
+    return pl.Series(ids[rows], dtype=pl.String)
 
 
 def _features(st: _State, t: int, rows: np.ndarray) -> pd.DataFrame:
@@ -520,8 +546,11 @@ def _payments(st: _State, t: int, rng: np.random.Generator, p: SimParams, run: T
 
 def _upcoming_loan_total(st: _State, t: int) -> np.ndarray:
     """The next unbilled instalment of each loan due within ten days (0 otherwise)."""
-    win = (st.loan_due >= t) & (st.loan_due <= t + 10)
-    return (st.loan_total * win).sum(axis=1)
+    loans = np.flatnonzero(st.is_loan)
+    due = st.loan_due[loans]
+    out = np.zeros(len(st.is_loan), np.int64)
+    out[loans] = (st.loan_total[loans] * ((due >= t) & (due <= t + 10))).sum(axis=1)
+    return out
 
 
 def _purchases(st: _State, t: int, rng: np.random.Generator, p: SimParams) -> list[pl.DataFrame]:
@@ -556,15 +585,15 @@ def _post(store: Store, cat: Catalogue, d: date, txns: list[pl.DataFrame], seed:
 def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generator,
                p: SimParams) -> None:
     """Yesterday's books for tomorrow, and the repayment decisions new bills trigger."""
-    ad = _day_view(store, d).join(st.idx, on="account_id")
-    i = ad.get_column("idx").to_numpy()
+    ad = _day_view(store, d)
+    i = _rows_of(st, ad.get_column("account_id"))
     st.open_[:] = False
     st.open_[i] = (ad.get_column("status") == "open").to_numpy()
     for name, col in (("principal", "principal"), ("total_due", "total_due"),
                       ("billed", "billed_principal"), ("overdue", "overdue_amount"),
                       ("dpd", "dpd"), ("accrued", "accrued_interest")):
         getattr(st, name)[i] = ad.get_column(col).fill_null(0).to_numpy()
-    st.bucket[i] = ad.get_column("bucket").to_numpy()
+    st.bucket[i] = _labels(ad.get_column("bucket"))
     interest_on = np.zeros(len(st.open_), bool)
     interest_on[i] = ad.get_column("interest_on").fill_null(False).to_numpy()
     # "revolving" in the Taiwan sense: the last bill was not paid in full by its due
@@ -594,12 +623,41 @@ def _read_back(store: Store, st: _State, t: int, d: date, rng: np.random.Generat
     rev_due = _ordinal(bills, "due_date", d, t)
     nothing = ((bills.get_column("statement_balance") <= 0).to_numpy()
                & (st.overdue[rev] <= 0))
-    loan_rows, loan_cols = np.nonzero(st.loan_due == t + 9)
+    loans = np.flatnonzero(st.is_loan)  # only a loan has instalment due dates
+    loan_rows, loan_cols = np.nonzero(st.loan_due[loans] == t + 9)
+    loan_rows = loans[loan_rows]
     acc = np.concatenate([rev, loan_rows]).astype(np.int64)
     due = np.concatenate([rev_due, st.loan_due[loan_rows, loan_cols]]).astype(np.int64)
     idle = np.concatenate([nothing, np.zeros(len(loan_rows), bool)])
     keep = st.open_[acc]
     _decide(store, st, t, d, rng, p, acc[keep], due[keep], idle[keep])
+
+
+def _rows_of(st: _State, ids: pl.Series) -> np.ndarray:
+    """The state rows of the accounts ``ids`` (a closed date's, in the books' order).
+
+    Yesterday's answer is kept: the accounts of a date are those of the day before
+    (plus any opened), so most dates compare the ids instead of joining them.
+    """
+    cached = st.rows_cache
+    if cached is not None and cached[0].equals(ids):
+        return cached[1]
+    rows = pl.DataFrame({"account_id": ids}).join(
+        st.idx, on="account_id", how="left", maintain_order="left").get_column("idx")
+    assert not rows.null_count(), "the twin's book holds only accounts it opened"
+    st.rows_cache = (ids, rows.to_numpy())
+    return st.rows_cache[1]
+
+
+def _labels(values: pl.Series) -> np.ndarray:
+    """A text column with few distinct values as a NumPy object array, each distinct
+    value one Python string (converting 130,000 texts one by one costs ~15 ms a date)."""
+    distinct = values.unique(maintain_order=True)
+    if distinct.null_count():
+        return values.to_numpy()
+    codes = values.replace_strict(distinct, pl.int_range(distinct.len(), eager=True),
+                                  return_dtype=pl.UInt32).to_numpy()
+    return np.array(distinct.to_list(), dtype=object)[codes]
 
 
 def _day_view(store: Store, d: date) -> pl.DataFrame:

@@ -119,6 +119,15 @@ class Store(ABC):
         on many rows; the result is the same.
         """
 
+    def held(self, table: str, where: str | None = None,
+             params: list[object] | None = None) -> pl.DataFrame | None:
+        """What ``read`` would return, if this store holds it in memory; else None.
+
+        A caller that would read a few columns by SQL (to move less data) asks first:
+        the rows held are cheaper than any query. Stores hold nothing by default.
+        """
+        return None
+
     @abstractmethod
     def transaction(self, kind: str = "load", business_date: date | None = None
                     ) -> AbstractContextManager[None]:

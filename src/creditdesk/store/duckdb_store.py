@@ -171,6 +171,10 @@ class DuckDBStore(Store):
             df = df.select([pl.col(c).cast(t) for c, t in TABLES[table].items()])
         return df
 
+    def held(self, table: str, where: str | None = None,
+             params: list[object] | None = None) -> pl.DataFrame | None:
+        return self._held(table, where, params)
+
     def _alone(self) -> bool:
         """Whether this store is the only one on its DuckDB instance (then what the
         instance holds in memory is what this store's connection sees in the file)."""

@@ -368,6 +368,18 @@ class WriteBehind(Store):
             return self._read_accounts(day if where else None)
         return self._select(table, where, params)
 
+    def held(self, table: str, where: str | None = None,
+             params: list[object] | None = None) -> pl.DataFrame | None:
+        day = params[0] if params and len(params) == 1 else None
+        if table == "account_day" and where == "business_date = ?" and isinstance(day, date):
+            state = self.kept_state(day)
+            return state["account_day"].clone() if state is not None else None
+        block = self._block
+        if (table == "accounts" and where in (None, "opened <= ?")
+                and (block is None or "accounts" not in block.written)):
+            return self._read_accounts(day if where else None)
+        return None
+
     def _read_accounts(self, opened_by: object) -> pl.DataFrame:
         """``accounts`` whole or opened by a date, held in memory once read."""
         if self._accounts is None:
