@@ -162,3 +162,23 @@ def test_kept_state_is_dropped_when_the_books_change_under_it(store):
         store.append("dues", store.read("dues").head(0))
         raise RuntimeError("crash")
     assert store.kept_state(date(2026, 2, 13)) is None
+
+
+def test_duckdb_spills_beside_the_books_not_into_the_current_folder(tmp_path, monkeypatch):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    books = tmp_path / "it's books" / "b.duckdb"
+    s = open_store(f"duckdb:///{books}")
+    try:
+        setting = s.query("SELECT current_setting('temp_directory') AS d").item()
+        # a sort past a small memory limit spills
+        s.execute("SET memory_limit = '64MB'")
+        s.execute("SET preserve_insertion_order = false")
+        n = s.query("SELECT count(*) AS n FROM (SELECT i, md5(i::VARCHAR) AS h "
+                    "FROM range(3000000) t(i) ORDER BY h)").item()
+    finally:
+        s.close()
+    assert setting == str(books.resolve()) + ".tmp"
+    assert n == 3_000_000
+    assert not (work / ".tmp").exists()

@@ -68,6 +68,11 @@ class _Instance:
         quoted = str(path).replace("'", "''")
         self.root.execute(f"ATTACH '{quoted}' AS {_CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
         self.root.execute("SET max_vacuum_tasks = 0").fetchall()  # see the module docstring
+        # what DuckDB spills past its memory limit goes beside the books, not into the
+        # current folder (an in-memory instance's default, ".tmp")
+        spill = str(path.resolve()) + ".tmp"
+        self.root.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'"
+                          ).fetchall()
         self.users = 0
         #: (date, its closed_at marker, state frames) after the last date closed on it
         self.kept: tuple[date, object, dict[str, pl.DataFrame]] | None = None
