@@ -5,7 +5,7 @@ start from text. A program that makes its transactions itself (the digital
 twin, a batch job) holds them typed — ``amount`` Int64, ``business_date``
 Date — and turning them to text only to parse them back costs time at every
 business date and proves nothing. :func:`post_typed` takes the typed frame
-and applies the very same rules (:func:`~creditdesk.ledger.ingest.check_transactions`,
+and applies the very same rules (:func:`~creditdesk.ledger.load_rules.check_transactions`,
 one code path for both), so a batch is posted or refused exactly as its text
 would be: the same rows in the books, the same error class, row, field and
 message (values shown as text, as the loader shows them), the books
@@ -52,7 +52,7 @@ def parse_typed(df: pl.DataFrame) -> pl.DataFrame:
     business_date, type, amount`` required; ``terms, method, daily_rate``
     optional), typed as :data:`creditdesk.ledger.schema.TABLES` says; text is
     trimmed as a file's is. Adds ``_amount``, ``_bd`` and ``_terms``, the
-    parsed columns :func:`~creditdesk.ledger.ingest.check_transactions` reads.
+    parsed columns :func:`~creditdesk.ledger.load_rules.check_transactions` reads.
 
     >>> from datetime import date
     >>> parse_typed(pl.DataFrame({"external_id": [" e1"], "account_id": ["R1"],
