@@ -8,6 +8,8 @@ from dataclasses import FrozenInstanceError
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from creditdesk.compliance import (
     Blocked,
@@ -125,3 +127,30 @@ def test_history_sorts_stably_and_builds_columns_on_demand() -> None:
     assert h.us == [c.us, a.us, b.us]
     assert h.flags == (c.flags, a.flags, b.flags) and h.numbers == (NUM, NUM, "+12125550111")
     assert h.last_us == a.us and History().last_us is None
+
+
+_EV = st.builds(
+    lambda minute, number, connected, robot: ContactEvent(
+        datetime.fromisoformat("2026-03-01T00:00:00+00:00") + timedelta(minutes=minute),
+        "voice", number=number, connected=connected, conversation=connected, robot=robot),
+    st.integers(0, 5000), st.sampled_from([NUM, "+12125550101"]), st.booleans(), st.booleans())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_EV, max_size=8), st.lists(_EV, max_size=5), st.booleans())
+def test_extended_is_the_rebuilt_history_with_its_memo_carried(
+        base: list[ContactEvent], more: list[ContactEvent], warm: bool) -> None:
+    h = History(base)
+    keys = [frozenset({e.flags}) for e in base[:2]] + [frozenset(range(64))]
+    if warm:  # memoised before extending: the memo must grow with the events
+        for k in keys:
+            h.matching(k)
+            h.matching_number(k, NUM)
+        _ = h.flags, h.numbers
+    got, fresh = h.extended(more), History([*base, *more])
+    assert list(got) == list(fresh) and got.us == fresh.us
+    assert list(got.flags) == list(fresh.flags) and list(got.numbers) == list(fresh.numbers)
+    for k in keys:
+        assert got.matching(k) == fresh.matching(k)
+        assert got.matching_number(k, NUM) == fresh.matching_number(k, NUM)
+    assert len(h) == len(base)  # the original is unchanged

@@ -14,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from creditdesk.collections.gate import AGENT, PUSH, ROBOT, SMS, ContactLog, gate
+from creditdesk.collections.gate_batch import plan_day
 from creditdesk.collections.gate_fast import fast_path_applies
+from creditdesk.collections.gate_parts import CallRules
 from creditdesk.collections.proposals import Proposals
 from creditdesk.compliance import load_profile
 from creditdesk.compliance.errors import ComplianceInputError
@@ -276,3 +278,51 @@ def test_bad_indices_and_float_customers_fail_or_pass_as_in_the_reference(
         assert outs[0] == outs[1] and logs[0] == logs[1]
         assert isinstance(outs[1], str) == (take == 3)
         assert len(logs[1]) == 2
+
+
+def _plan(rows: list[tuple], accs: list[tuple], log: ContactLog) -> object:
+    props = _props(rows)
+    customer = np.array([a[0] for a in accs], np.int64)
+    profile = log.profile
+    free = {(ch, party): not any(r.kind in ("cap", "wait_after") and r.applies(ch, party)
+                                 for r in profile.rules)
+            for ch in ("sms", "push", "voice") for party in ("debtor", "third_party")}
+    return plan_day(props, START, customer[props.account],
+                    np.array([a[1] for a in accs], dtype=object)[props.account],
+                    [accs[a][2] for a in props.account.tolist()],
+                    [accs[a][3] for a in props.account.tolist()],
+                    np.zeros(len(rows), bool), np.lexsort((props.account, props.minute)), log,
+                    np.array([r[7] for r in rows]), np.linspace(0.2, 0.9, 24), 0.6, TEMPLATES,
+                    (CallRules(profile, "debtor"), CallRules(profile, "third_party")), free)
+
+
+def test_ordinary_customers_are_decided_in_batch_and_busy_ones_one_by_one() -> None:
+    # customers 0-3: a reminder and a call or two; customer 4: seven unanswered calls,
+    # which could reach CN's cap of six unanswered attempts a number a day
+    accs = [(k, "Asia/Shanghai", f"+861390000000{k}", 5) for k in range(5)]
+    rows = [(k, SMS, 9 * 60, True, False, 0, "reminder", 0.5) for k in range(4)]
+    rows += [(k, AGENT, 10 * 60 + k, False, False, 0, None, 0.99) for k in range(4)]
+    rows += [(1, ROBOT, 15 * 60, False, True, 0, None, 0.0)]
+    rows += [(4, ROBOT, 9 * 60 + 30 * k, False, False, 0, None, 0.99) for k in range(7)]
+    plan = _plan(rows, accs, ContactLog.new(load_profile("CN")))
+    assert plan.loop_customers == {4}  # type: ignore[attr-defined]
+    assert plan.batch.tolist() == [True] * 9 + [False] * 7  # type: ignore[attr-defined]
+    assert plan.connected.tolist()[8] and not plan.connected.tolist()[4]  # type: ignore[attr-defined]
+    _same("CN", accs, [False] * 5, [rows, rows], False)
+
+
+def test_yesterdays_calls_do_not_send_a_customer_to_the_loop_but_todays_do() -> None:
+    # CN's caps count the local day: five unanswered calls yesterday leave customer 0 in
+    # the batch today; five earlier today (a second gate that date) do not
+    accs = [(0, "Asia/Shanghai", "+8613900000001", 5)]
+    five = [(0, ROBOT, 9 * 60 + 30 * k, False, False, 0, None, 0.99) for k in range(5)]
+    later = [(0, ROBOT, 20 * 60 + k, False, False, 0, None, 0.99) for k in range(2)]
+    log = ContactLog.new(load_profile("CN"))
+    gate(_props(five), START - timedelta(days=1), np.array([0]), np.array(["Asia/Shanghai"],
+         dtype=object), np.array(["+8613900000001"], dtype=object), np.array([False]),
+         np.array([5]), log, np.full(5, 0.99), np.linspace(0.2, 0.9, 24), 0.6, TEMPLATES)
+    assert _plan(later, accs, log).loop_customers == set()  # type: ignore[attr-defined]
+    gate(_props(five), START, np.array([0]), np.array(["Asia/Shanghai"], dtype=object),
+         np.array(["+8613900000001"], dtype=object), np.array([False]), np.array([5]), log,
+         np.full(5, 0.99), np.linspace(0.2, 0.9, 24), 0.6, TEMPLATES)
+    assert _plan(later, accs, log).loop_customers == {0}  # type: ignore[attr-defined]

@@ -54,11 +54,17 @@ class ContactLog:
         return cls(profile, {}, {})
 
     def state(self, tz: str, hold: bool) -> CustomerState:
-        key = (tz, hold)
-        s = self.states.get(key)
+        """The state the checker sees for a customer in ``tz`` (under review if ``hold``)."""
+        s = self.states.get((tz, hold))
+        if s is None:
+            s = self.states[tz, hold] = self.peek_state(tz, hold)
+        return s
+
+    def peek_state(self, tz: str, hold: bool) -> CustomerState:
+        """:meth:`state` without keeping a new one (for work that may yet be undone)."""
+        s = self.states.get((tz, hold))
         if s is None:
             s = CustomerState(tz, holds=frozenset({"complaint_review"}) if hold else frozenset())
-            self.states[key] = s
         return s
 
     def prune(self, now_us: int) -> None:

@@ -1,5 +1,9 @@
 """The contact gate's fast path: the same answers as the one-by-one gate, for less work.
 
+Most of a date's customers are decided first, all at once, by
+:mod:`creditdesk.collections.gate_batch` (those no cap or wait can touch that day); the
+loop described here takes the others, in the same order, on their own histories.
+
 The twin's daily loop spent most of its time in the gate, and most of that not in the
 checker's rules but around them: a validated :class:`ProposedContact` and
 :class:`ContactEvent` built per contact (about 10 µs each, mostly validating and
@@ -66,20 +70,19 @@ from __future__ import annotations
 
 import gc
 from bisect import bisect_right
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
-from functools import lru_cache
-from typing import Generic, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from creditdesk.collections.gate import PUSH, ROBOT, SMS, ContactLog, _gate_reference, render
+from creditdesk.collections.gate_batch import plan_day
+from creditdesk.collections.gate_parts import CallRules, Prototype, normalised
 from creditdesk.collections.proposals import Proposals
 from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, check
-from creditdesk.compliance.checker import _plans
 from creditdesk.compliance.history import History
-from creditdesk.compliance.model import _address
 from creditdesk.compliance.profiles import Profile
 from creditdesk.compliance.rules import _Cap, _Wait
 
@@ -96,7 +99,6 @@ _HISTORY_KINDS = frozenset({"cap", "wait_after"})
 _DERIVED = {ProposedContact: {"us", "template_norm"}, ContactEvent: {"us", "flags"}}
 """Fields each model derives in ``__post_init__``; a copy keeps them (none reads the number)."""
 
-_T = TypeVar("_T", ProposedContact, ContactEvent)
 
 
 def fast_path_applies(profile: Profile) -> bool:
@@ -107,26 +109,6 @@ def fast_path_applies(profile: Profile) -> bool:
                for cls, derived in _DERIVED.items())
 
 
-
-
-class _CallRules:
-    """The timed rules the checker runs on a call to one party, in its order.
-
-    ``position`` maps a timed rule's id to its place; ``counted`` lists the places and
-    evaluators of the rules that read the history (caps and waits), which
-    :func:`_blocks` evaluates on the history's memo. ``exact`` is false when a rule
-    that reads the history is of a class :func:`_blocks` does not know: then every call
-    to that party goes through the checker.
-    """
-
-    __slots__ = ("counted", "exact", "position")
-
-    def __init__(self, profile: Profile, party: str) -> None:
-        timed = _plans(profile)["voice", party].timed
-        self.position = {r.id: k for k, r in enumerate(timed)}
-        self.counted: list[tuple[int, _Cap | _Wait]] = [
-            (k, r) for k, r in enumerate(timed) if isinstance(r, _Cap | _Wait)]
-        self.exact = all(isinstance(r, _Cap | _Wait) or not r.uses_history for r in timed)
 
 
 def _blocks(rule: _Cap | _Wait, lower: int, hist: History, number: str | None) -> bool:
@@ -143,46 +125,6 @@ def _blocks(rule: _Cap | _Wait, lower: int, hist: History, number: str | None) -
         return total >= rule.limit and total - bisect_right(counted, lower) >= rule.limit
     found = hist.matching(rule.accepted)
     return bool(found) and found[-1] > lower
-
-
-@lru_cache(maxsize=1 << 17)
-def _normalised(channel: str, number: str | None) -> str | None:
-    """The model's own check and normalisation of a number, memoised across dates.
-
-    Pure, so a memo is safe; a bad number raises and is not memoised, so it raises
-    again every time, as the constructor would. The same customers' numbers come back
-    every day, and normalising one costs about as much as the rest of its contact.
-    """
-    return _address(channel, number, "number")
-
-
-class _Prototype(Generic[_T]):
-    """A constructor-built contact or event, and its copies with other numbers.
-
-    A copy sets each slot through the slot's own setter (the frozen class refuses
-    ``setattr``), from values read once here: every field but the number is the
-    prototype's, which is what the constructor would compute from the same arguments.
-    """
-
-    __slots__ = ("cls", "fill", "obj", "put_number")
-
-    def __init__(self, obj: _T) -> None:
-        cls = type(obj)
-        self.obj: _T = obj
-        self.cls: type[_T] = cls
-        self.fill = [(cls.__dict__[name].__set__, getattr(obj, name))
-                     for name in cls.__slots__ if name != "number"]
-        self.put_number = cls.__dict__["number"].__set__
-
-    def with_number(self, number: str | None) -> _T:
-        """The prototype with ``number`` (normalised): what the constructor would build."""
-        if self.obj.number == number:
-            return self.obj
-        new = object.__new__(self.cls)
-        for put, value in self.fill:
-            put(new, value)
-        self.put_number(new, number)
-        return new
 
 
 def gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone: np.ndarray,
@@ -208,29 +150,12 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
                templates: dict[str, str]
                ) -> tuple[np.ndarray, list[str | None], np.ndarray, np.ndarray, np.ndarray]:
     n = len(props)
-    allowed = [False] * n
-    connected = [False] * n
-    ts_list = [0] * n
-    skipped = [False] * n
-    reached: set[int] = set()
-    rules: list[str | None] = [None] * n
-    order = np.lexsort((props.account, props.minute)).tolist()
-    acc_l = props.account.tolist()
-    ch_l = props.channel.tolist()
-    min_l = props.minute.tolist()
-    rem_l = props.reminder.tolist()
-    retry_l = props.retry.tolist()
-    tpl_l = props.template.tolist()
-    third_l = props.party.tolist()
-    u_l = connect_u.tolist()
-    rpc = rpc_by_hour.tolist()
+    order = np.lexsort((props.account, props.minute))
     try:  # each proposal's customer, zone, phone and hold, read once for all
         cust_p = customer[props.account]
-        c_l = cust_p.tolist()
-        tz_l = tz[props.account].tolist()
-        phone_l = phone[props.account].tolist()
-        dpd_l = dpd[props.account].tolist()
-        hold_l = hold[cust_p].tolist()
+        cols = _Columns(props, cust_p, tz[props.account].tolist(), phone[props.account].tolist(),
+                        dpd[props.account].tolist(), hold[cust_p].tolist(), connect_u,
+                        rpc_by_hour)
     except IndexError:  # the reference fails at the same row, after the same work
         return _gate_reference(props, d, customer, tz, phone, hold, dpd, log, connect_u,
                                rpc_by_hour, robot_factor, templates)
@@ -238,17 +163,113 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
         return _gate_reference(props, d, customer, tz, phone, hold, dpd, log, connect_u,
                                rpc_by_hour, robot_factor, templates)
     profile = log.profile
-    states: dict[tuple[str, bool], CustomerState] = {}
-    histories = log.histories
     history_free = {(ch, party): not any(r.kind in _HISTORY_KINDS and r.applies(ch, party)
                                          for r in profile.rules)
                     for ch in ("sms", "push", "voice") for party in ("debtor", "third_party")}
+    call_rules = (CallRules(profile, "debtor"), CallRules(profile, "third_party"))
+    run = _Run(d, templates, robot_factor, history_free, call_rules)
+    try:  # the customers no history rule can touch, at once (gate_batch)
+        plan = plan_day(props, d, cust_p, tz[props.account], cols.phone, cols.dpd,
+                        np.asarray(hold)[cust_p], order, log, connect_u, rpc_by_hour,
+                        robot_factor, templates, call_rules, history_free)
+    except Exception:  # input the batch does not take: the loop meets it at its row
+        out = _Out(n)
+        _loop(order.tolist(), cols, log, log.histories, out, run)
+        return out.arrays()
+    out = _Out(n)
+    overlay = {c: h for c in plan.loop_customers if (h := log.histories.get(c)) is not None}
+    kept = set(log.states)
+    try:
+        _loop(plan.loop, cols, log, overlay, out, run)
+    except Exception:  # fail (or answer) at the reference's row: all of it, one by one
+        for key in set(log.states) - kept:
+            del log.states[key]
+        out = _Out(n)
+        _loop(order.tolist(), cols, log, log.histories, out, run)
+        return out.arrays()
+    log.histories.update(overlay)
+    log.histories.update(plan.histories)
+    for key, state in plan.states.items():
+        log.states.setdefault(key, state)
+    allowed, rules, connected, ts_us, skipped = out.arrays()
+    b = plan.batch
+    allowed[b] = plan.allowed[b]
+    connected[b] = plan.connected[b]
+    ts_us[b] = plan.ts_us[b]
+    skipped[b] = plan.skipped[b]
+    for i, rule in plan.rules.items():
+        rules[i] = rule
+    return allowed, rules, connected, ts_us, skipped
+
+
+class _Columns:
+    """The day's proposals as Python lists, read once (indexing numpy per element is slow)."""
+
+    __slots__ = ("acc", "ch", "cust", "dpd", "hold", "minute", "phone", "reminder", "retry",
+                 "rpc", "template", "third", "tz", "u")
+
+    def __init__(self, props: Proposals, cust_p: np.ndarray, tz: list[Any],
+                 phone: list[Any], dpd: list[Any], hold: list[Any],
+                 connect_u: np.ndarray, rpc_by_hour: np.ndarray) -> None:
+        self.acc = props.account.tolist()
+        self.ch = props.channel.tolist()
+        self.minute = props.minute.tolist()
+        self.reminder = props.reminder.tolist()
+        self.retry = props.retry.tolist()
+        self.template = props.template.tolist()
+        self.third = props.party.tolist()
+        self.u = connect_u.tolist()
+        self.rpc = rpc_by_hour.tolist()
+        self.cust = cust_p.tolist()
+        self.tz, self.phone, self.dpd, self.hold = tz, phone, dpd, hold
+
+
+class _Out:
+    """The answers, filled by position."""
+
+    __slots__ = ("allowed", "connected", "rules", "skipped", "ts")
+
+    def __init__(self, n: int) -> None:
+        self.allowed = [False] * n
+        self.connected = [False] * n
+        self.ts = [0] * n
+        self.skipped = [False] * n
+        self.rules: list[str | None] = [None] * n
+
+    def arrays(self) -> tuple[np.ndarray, list[str | None], np.ndarray, np.ndarray, np.ndarray]:
+        return (np.array(self.allowed, bool), self.rules, np.array(self.connected, bool),
+                np.array(self.ts, np.int64), np.array(self.skipped, bool))
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the loop needs besides the columns: the date and the profile's reading."""
+
+    d: date
+    templates: dict[str, str]
+    robot_factor: float
+    history_free: dict[tuple[str, str], bool]
+    call_rules: tuple[CallRules, CallRules]
+
+
+def _loop(order: list[int], cols: _Columns, log: ContactLog, histories: dict[int, History],
+          out: _Out, run: _Run) -> None:
+    """Gate ``order``'s proposals one by one into ``out``, extending ``histories``."""
+    acc_l, ch_l, min_l, rem_l = cols.acc, cols.ch, cols.minute, cols.reminder
+    retry_l, tpl_l, third_l, u_l, rpc = cols.retry, cols.template, cols.third, cols.u, cols.rpc
+    c_l, tz_l, phone_l, dpd_l, hold_l = cols.cust, cols.tz, cols.phone, cols.dpd, cols.hold
+    allowed, connected, ts_list, skipped, rules = (out.allowed, out.connected, out.ts,
+                                                   out.skipped, out.rules)
+    d, templates, robot_factor = run.d, run.templates, run.robot_factor
+    history_free, call_rules = run.history_free, run.call_rules
+    profile = log.profile
+    reached: set[int] = set()
+    states: dict[tuple[str, bool], CustomerState] = {}
     instants: dict[tuple[str, int], tuple[datetime, int]] = {}
     texts: dict[tuple[str | None, int], str | None] = {}
-    protos: dict[tuple[str, int, int, int, str | None], _Prototype[ProposedContact]] = {}
-    events: dict[tuple[str, int, int, int, bool], _Prototype[ContactEvent]] = {}
+    protos: dict[tuple[str, int, int, int, str | None], Prototype[ProposedContact]] = {}
+    events: dict[tuple[str, int, int, int, bool], Prototype[ContactEvent]] = {}
     decided: dict[tuple[str, int, int, int, str | None, bool], tuple[bool, str | None]] = {}
-    call_rules = (_CallRules(profile, "debtor"), _CallRules(profile, "third_party"))
     bases: dict[tuple[str, int, int, int, bool], tuple[tuple[bool, str | None], int]] = {}
     lowers: dict[tuple[int, int, str, int], int] = {}
     empty = History()
@@ -285,11 +306,11 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
                 ProposedContact(ts, cname, party=party, number=number, template=text, opt_out=True)
                 if msg else ProposedContact(ts, "voice", party=party, number=number,
                                             robot=ch == ROBOT))
-            proto = protos[pkey] = _Prototype(proposed)
+            proto = protos[pkey] = Prototype(proposed)
             norm = proposed.number
         else:  # refuses a bad number as the constructor would
             proposed = None
-            norm = _normalised(cname, number)
+            norm = normalised(cname, number)
         hv = bool(hold_l[i])
         state = states.get((zname, hv))
         if state is None:
@@ -351,9 +372,7 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
             event = (ContactEvent(ts, cname, party=party, number=number) if msg else
                      ContactEvent(ts, "voice", party=party, number=number, connected=ok,
                                   conversation=ok, robot=ch == ROBOT))
-            events[ekey] = _Prototype(event)
+            events[ekey] = Prototype(event)
         else:
             event = ev.with_number(norm)
         histories[c] = hist.added(event) if hist is not None else History([event])
-    return (np.array(allowed, bool), rules, np.array(connected, bool),
-            np.array(ts_list, np.int64), np.array(skipped, bool))

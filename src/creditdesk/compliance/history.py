@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import pairwise
 from operator import attrgetter
 from typing import overload
 
@@ -138,6 +139,43 @@ class History(Sequence[ContactEvent]):
             hit = (flags in key[0] and event.number == key[1] if type(key) is tuple
                    else flags in key)  # type: ignore[operator]
             index[key] = [*found, t] if hit else found
+        new._index = index
+        return new
+
+    def extended(self, events: Sequence[ContactEvent]) -> History:
+        """``History((*self, *events))``, the memo carried over as :meth:`added` does.
+
+        For a day's contacts added at once: each memo list grows once, not once per
+        event. Events earlier than the latest (or than one before them) make a fresh sort.
+
+        >>> from datetime import datetime
+        >>> e = lambda ts: ContactEvent(datetime.fromisoformat(ts), "voice", number="100")
+        >>> h = History([e("2026-03-01T10:00:00Z")])
+        >>> later = [e("2026-03-02T10:00:00Z"), e("2026-03-02T11:00:00Z")]
+        >>> [ev.ts.hour for ev in h.extended(later)], len(h.extended([])), len(h)
+        ([10, 10, 11], 1, 1)
+        """
+        if not events:
+            return self
+        new_us = list(map(_instant, events))
+        us = self.us
+        if ((us and new_us[0] < us[-1])
+                or (len(new_us) > 1 and any(a > b for a, b in pairwise(new_us)))):
+            return History((*self.events, *events))
+        new = History.__new__(History)
+        new.events = (*self.events, *events)
+        new.us = [*us, *new_us]
+        new._flags = None if self._flags is None else (*self._flags, *[e.flags for e in events])
+        new._numbers = (None if self._numbers is None
+                        else (*self._numbers, *[e.number for e in events]))
+        index: dict[object, list[int]] = {}
+        for key, found in self._index.items():
+            if type(key) is tuple:  # (accepted, number): see matching_number
+                accepted, number = key
+                more = [e.us for e in events if e.flags in accepted and e.number == number]
+            else:
+                more = [e.us for e in events if e.flags in key]  # type: ignore[operator]
+            index[key] = [*found, *more] if more else found
         new._index = index
         return new
 
