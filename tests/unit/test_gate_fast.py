@@ -29,7 +29,8 @@ TEMPLATES = {
     "bare": "Please call us back about {dpd}.",
     "rude": "This is Acme Bank. Pay or go to jail.",
 }
-ZONES = ["Asia/Shanghai", "Asia/Urumqi", "America/New_York", "America/Los_Angeles", "UTC"]
+ZONES = ["Asia/Shanghai", "Asia/Urumqi", "America/New_York", "America/Los_Angeles", "UTC",
+         "Pacific/Kiritimati", "Pacific/Pago_Pago"]  # UTC+14 and UTC-11: the horizon's edges
 START = date(2026, 3, 6)  # the US switches to summer time on the 8th
 
 row = st.tuples(
@@ -326,3 +327,17 @@ def test_yesterdays_calls_do_not_send_a_customer_to_the_loop_but_todays_do() -> 
          np.array(["+8613900000001"], dtype=object), np.array([False]), np.array([5]), log,
          np.full(5, 0.99), np.linspace(0.2, 0.9, 24), 0.6, TEMPLATES)
     assert _plan(later, accs, log).loop_customers == {0}  # type: ignore[attr-defined]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["CN", "US", "MIX"]),
+       st.lists(accounts, min_size=6, max_size=6),
+       st.lists(st.booleans(), min_size=4, max_size=4),
+       st.lists(st.lists(call, min_size=0, max_size=30), min_size=2, max_size=10))
+def test_pruning_to_the_profiles_horizon_changes_no_answer(
+        profile: str, accs: list[tuple], hold: list[bool], days: list[list[tuple]]) -> None:
+    # the log forgets what no rule can count any more (CN: two days; US: eight; MIX:
+    # three): every answer is the one a log that forgets nothing gives
+    kept, _ = _run(profile, accs, hold, days, exact=True, prune=False)
+    pruned, _ = _run(profile, accs, hold, days, exact=False, prune=True)
+    assert pruned == kept

@@ -24,12 +24,13 @@ from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, 
 from creditdesk.compliance.history import History
 from creditdesk.compliance.profiles import Profile
 
-__all__ = ["CHANNEL_NAMES", "ContactLog", "gate", "render"]
+__all__ = ["CHANNEL_NAMES", "ContactLog", "gate", "horizon_us", "render"]
 
 #: index -> name of the channels (agent and robot are both ``voice`` to the checker)
 CHANNEL_NAMES = CHANNELS
 SMS, PUSH, ROBOT, AGENT = range(4)
-_HISTORY_DAYS = 8
+_HOUR_US = 3_600_000_000
+_DAY_US = 24 * _HOUR_US
 
 
 def render(templates: dict[str, str], name: str | None, d: date, dpd: int) -> str | None:
@@ -68,12 +69,14 @@ class ContactLog:
         return s
 
     def prune(self, now_us: int) -> None:
-        """Forget events older than the longest rule window (8 days covers 7-day rules).
+        """Forget events no rule of the profile can count any more (:func:`horizon_us`).
 
-        A history with nothing left is dropped; the others keep their events from the
-        cutoff on (:meth:`History.since`, which keeps the rest of the history's memo).
+        ``now_us`` is the UTC midnight of the local date of the contacts to come (or
+        any earlier instant). A history with nothing left is dropped; the others keep
+        their events from the cutoff on (:meth:`History.since`, which keeps the rest of
+        the history's memo).
         """
-        cutoff = now_us - _HISTORY_DAYS * 86_400_000_000
+        cutoff = now_us - horizon_us(self.profile)
         histories = self.histories
         stale = [k for k, h in histories.items() if h.us and h.us[0] < cutoff]
         for k in stale:
@@ -82,6 +85,24 @@ class ContactLog:
                 del histories[k]
             else:
                 histories[k] = h.since(cutoff)
+
+
+def horizon_us(profile: Profile) -> int:
+    """How far before a date's UTC midnight its contacts' rules can look, in µs.
+
+    A contact of local date ``d`` is at most 14 hours before ``d``'s UTC midnight
+    (UTC+14). A local-day cap looks back at most 25 hours from the contact (a day
+    that gains an hour), a rolling cap or a wait its ``hours``; the longest of these
+    plus one day covers both. Without such rules nothing needs keeping but the last
+    day (the checker refuses a contact earlier than the history's latest event).
+
+    >>> from creditdesk.compliance import load_profile
+    >>> horizon_us(load_profile("CN")) // 3_600_000_000, horizon_us(load_profile("US")) // 3_600_000_000
+    (48, 192)
+    """
+    spans = [_DAY_US if getattr(r, "window", None) == "local_day" else int(r.hours or 0) * _HOUR_US
+             for r in profile.rules if r.kind in ("cap", "wait_after")]
+    return max(spans, default=0) + _DAY_US
 
 
 def gate(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray, phone: np.ndarray,
