@@ -3,7 +3,9 @@ would show, each block is one transaction, and no failure of the thread goes uns
 
 from __future__ import annotations
 
-from contextlib import suppress
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -211,3 +213,40 @@ def test_any_program_sees_and_leaves_what_the_plain_store_does(
     assert _rows(behind, "SELECT * FROM notes") == _rows(plain, "SELECT * FROM notes")
     plain.close()
     behind.close()
+
+
+@pytest.mark.parametrize("before, after", [(0.03, 0.0), (0.0, 0.03), (0.02, 0.02)])
+def test_reads_while_a_date_commits_see_each_row_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: float, after: float) -> None:
+    # A block that closes a date commits without holding reads back; a read during the
+    # commit must count the block's rows once, whether its snapshot has them or not. The
+    # thread is slowed before the commit (the rows are not in the file yet) and after it
+    # (they are, but the thread has not yet said so).
+    store = _store(tmp_path / "b.duckdb")
+    real = DuckDBStore.transaction
+
+    @contextmanager
+    def slow(self: DuckDBStore, kind: str = "load", business_date: date | None = None
+             ) -> Iterator[None]:
+        with real(self, kind, business_date):
+            yield
+            time.sleep(before)
+        time.sleep(after)
+
+    monkeypatch.setattr(DuckDBStore, "transaction", slow)
+    wb = WriteBehind(store)
+    total, seen = 0, []
+    for k in range(8):
+        day = D0 + timedelta(days=k)
+        with wb.transaction(business_date=day):
+            wb.append("postings", _postings(day, list(range(10 * k + 1, 10 * k + 11))))
+            wb.append("closed_dates", _closed(day))
+        total += 10
+        for _ in range(4):  # while the thread commits this date and the one before
+            seen.append((total, wb.query("SELECT count(*) AS n FROM postings").item(),
+                         wb.query("SELECT count(*) AS n FROM closed_dates").item()))
+            time.sleep(0.01)
+    wb.finish()
+    assert all(n == want and days == want // 10 for want, n, days in seen), seen
+    assert _rows(store, "SELECT count(*) FROM postings") == [(80,)]
+    store.close()

@@ -105,6 +105,9 @@ class _Block:
     last_closed: date | None = None
     #: committed by the thread (its rows are in the file)
     committed: bool = False
+    #: a date the block closes that no earlier block closed: its ``closed_dates`` row,
+    #: seen by a reader's snapshot, shows the block committed in that snapshot
+    marker: date | None = None
 
 
 class WriteBehind(Store):
@@ -284,10 +287,16 @@ class WriteBehind(Store):
             return
 
         def end() -> None:  # runs after a failed write too: the rollback
-            with self._commit_lock:
+            if block.marker is None:  # no read may run while it commits
+                with self._commit_lock:
+                    close()
+                    block.committed = exc is None and block.failed is None \
+                        and self._thread_failed is None
+            else:  # a read tells from its snapshot whether the commit is in it
                 close()
-                block.committed = exc is None and block.failed is None \
-                    and self._thread_failed is None
+                with self._commit_lock:
+                    block.committed = exc is None and block.failed is None \
+                        and self._thread_failed is None
             if exc is None and (block.failed or self._thread_failed) is not None:
                 raise StoreError("not written: a transaction before it failed"
                                  ) if block.failed is None else block.failed
@@ -325,9 +334,13 @@ class WriteBehind(Store):
 
     def append(self, table: str, df: pl.DataFrame) -> None:
         if table == "closed_dates" and df.height:
-            days = [x for x in (self._last_closed, df.get_column("business_date").max())
-                    if isinstance(x, date)]
+            day = df.get_column("business_date").max()
+            days = [x for x in (self._last_closed, day) if isinstance(x, date)]
             self._last_closed = max(days) if days else None
+            block = self._block
+            if (block is not None and block.marker is None and isinstance(day, date)
+                    and (block.last_closed is None or day > block.last_closed)):
+                block.marker = day
         self._record("append", table, df)
 
     def insert(self, table: str, df: pl.DataFrame) -> None:
@@ -414,27 +427,49 @@ class WriteBehind(Store):
         while True:
             with self._commit_lock:
                 self._raise_failed([])
-                frames = self._uncommitted(tables)
-                if frames is not None:
-                    return _with_views(con, self._catalog, frames, run)
+                blocks = self._uncommitted(tables)
+                if blocks is not None:
+                    return self._in_snapshot(con, tables, blocks, run)
             self._wait_for(tables)
 
-    def _uncommitted(self, tables: list[str]) -> dict[str, list[pl.DataFrame]] | None:
-        """The frames appended to ``tables`` by blocks not committed, or None when one of
-        them wrote one of ``tables`` otherwise (call with the commit lock held)."""
-        out: dict[str, list[pl.DataFrame]] = {}
+    def _in_snapshot(self, con: duckdb.DuckDBPyConnection, tables: list[str],
+                     blocks: list[_Block], run: Callable[[duckdb.DuckDBPyConnection], _T]
+                     ) -> _T:
+        """``run`` with the frames of ``blocks`` not committed in the read's snapshot.
+
+        A block with a marker commits without the lock, so it may commit while the read
+        runs: the read then runs in one transaction, whose snapshot holds the block's
+        rows exactly when it holds its marker row, and adds only the other blocks' frames.
+        """
+        marked = [b.marker for b in blocks if b.marker is not None]
+        if not marked:
+            return _with_views(con, self._catalog, _frames(blocks, tables), run)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            seen = {r[0] for r in con.execute(
+                f"SELECT business_date FROM {self._catalog}.main.closed_dates "
+                f"WHERE business_date IN ({', '.join('?' * len(marked))})", marked).fetchall()}
+            rest = [b for b in blocks if b.marker is None or b.marker not in seen]
+            return _with_views(con, self._catalog, _frames(rest, tables), run)
+        finally:
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+
+    def _uncommitted(self, tables: list[str]) -> list[_Block] | None:
+        """The blocks not committed that appended to ``tables``, oldest first, or None when
+        one of them wrote one of ``tables`` otherwise (call with the commit lock held)."""
         blocks = [b for b in self._ended if not b.committed]
         if self._block is not None:
             blocks.append(self._block)
+        out = []
         for b in blocks:
-            for t in tables:
-                how = b.written.get(t)
-                if how is None:
-                    continue
-                if how != "append" or t not in TABLES:
-                    return None
-                out.setdefault(t, []).extend(b.appended.get(t, []))
-        return {t: f for t, f in out.items() if f}
+            hows = [b.written[t] for t in tables if t in b.written]
+            if any(how != "append" for how in hows) or any(
+                    t in b.written and t not in TABLES for t in tables):
+                return None
+            if hows:
+                out.append(b)
+        return out
 
     def _reading(self) -> duckdb.DuckDBPyConnection:
         if self._reader is None:
@@ -517,6 +552,15 @@ def _frame(rel: duckdb.DuckDBPyRelation | None) -> pl.DataFrame:
     out = pl.from_arrow(rel.to_arrow_table()) if rel is not None else pl.DataFrame()
     assert isinstance(out, pl.DataFrame)
     return out
+
+
+def _frames(blocks: list[_Block], tables: list[str]) -> dict[str, list[pl.DataFrame]]:
+    """The frames ``blocks`` appended to ``tables``, by table, oldest first."""
+    out: dict[str, list[pl.DataFrame]] = {}
+    for b in blocks:
+        for t in tables:
+            out.setdefault(t, []).extend(b.appended.get(t, []))
+    return {t: f for t, f in out.items() if f}
 
 
 def _with_views(con: duckdb.DuckDBPyConnection, catalog: str,
