@@ -166,15 +166,21 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
     # every number checked and normalised as the constructor would
     # every number checked and normalised as the constructor would; a bad one's customer
     # goes to the loop, which fails at its row (unless the contact is skipped first)
-    normed: dict[tuple[int, object], str | None] = {}
-    bad_pairs = set()
-    for pair in set(zip(cc.tolist(), phone_l, strict=True)):
+    phone_p = np.empty(n, object)
+    phone_p[:] = phone_l
+    pcode, _ = pd.factorize(phone_p, use_na_sentinel=False)
+    pairs, pfirst, pinv = _first(pcode.astype(np.int64) * 3 + cc)
+    normed: list[str | None] = []
+    bad_u = np.zeros(len(pairs), bool)
+    for k, (pair, j) in enumerate(zip(pairs, pfirst, strict=True)):
+        raw = phone_l[j]
         try:
-            normed[pair] = normalised(_CNAMES[pair[0]], None if pair[1] is None else str(pair[1]))
+            normed.append(normalised(_CNAMES[pair % 3], None if raw is None else str(raw)))
         except ComplianceInputError:
-            bad_pairs.add(pair)
-    bad_p = (np.fromiter((p in bad_pairs for p in zip(cc.tolist(), phone_l, strict=True)), bool, n)
-             if bad_pairs else np.zeros(n, bool))
+            normed.append(None)
+            bad_u[k] = True
+    bad_p = bad_u[pinv]
+    norm_p = np.array(normed, dtype=object)[pinv]
 
     # the empty-history answer per (instant, channel, party, text, hold)
     states: dict[tuple[str, bool], CustomerState] = {}
@@ -252,6 +258,9 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
             bounds.append((rule, limit, today.tolist(), lower_c.tolist()))
     hists = log.histories
     slow_l = slow_c.tolist()
+    # before every window (the usual case): only the order needs checking
+    before = np.minimum.reduce([np.asarray(b[3]) for b in bounds]).tolist() if bounds else \
+        first_us
     for k, c in enumerate(custs):
         h = hists.get(c)
         if h is None or not h.us or slow_l[k]:
@@ -259,6 +268,8 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
         last = h.us[-1]
         if last > first_us[k]:
             slow_l[k] = True
+            continue
+        if last <= before[k]:
             continue
         for rule, limit, today_l, lower_l in bounds:
             if last <= lower_l[k]:  # nothing in the history is inside the window
@@ -288,7 +299,7 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
     rules = {i: str(rule_u[int(dinv[i])]) for i in blocked}
 
     histories = _extend(g[(batch_p & allowed)[g]], zc, minute, ch, third, connected, cc,
-                        cust_p, phone_l, instants, inst_p, normed, hists)
+                        cust_p, phone_l, instants, inst_p, norm_p, hists)
     checked = np.unique((zc * 2 + hold_p)[batch_p & ~skipped]).tolist()
     kept = {key: states[key] for key in ((znames[k // 2], bool(k % 2)) for k in checked)}
     loop = order[~batch_p[order]].tolist()
@@ -334,7 +345,7 @@ def _lowers(rule: _Cap | _Wait, keys: list[int], instants: list[datetime], us_u:
 def _extend(pos: np.ndarray, zc: np.ndarray, minute: np.ndarray, ch: np.ndarray,
             third: np.ndarray, connected: np.ndarray, cc: np.ndarray, cust_p: np.ndarray,
             phone_l: list[object], instants: list[datetime], inst_p: np.ndarray,
-            normed: dict[tuple[int, object], str | None], hists: dict[int, History]
+            norm_p: np.ndarray, hists: dict[int, History]
             ) -> dict[int, History]:
     """The allowed contacts' events (``pos``: by customer, in order) added to histories."""
     if not len(pos):
@@ -356,14 +367,13 @@ def _extend(pos: np.ndarray, zc: np.ndarray, minute: np.ndarray, ch: np.ndarray,
             if c in (SMS, PUSH) else
             ContactEvent(ts, "voice", party=party, number=number, connected=ok,
                          conversation=ok, robot=c == ROBOT)))
-    cc_l = cc[pos].tolist()
-    events = [protos[k].with_number(normed[cn, phone_l[i]])
-              for k, cn, i in zip(inv.tolist(), cc_l, pos_l, strict=True)]
+    events = [protos[k].with_number(nm)
+              for k, nm in zip(inv.tolist(), norm_p[pos].tolist(), strict=True)]
     cs = cust_p[pos]
-    cut = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]).tolist()
+    cut = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
     out: dict[int, History] = {}
-    for s, e in zip(cut, [*cut[1:], len(pos_l)], strict=True):
-        c = int(cs[s])
+    cut_l = cut.tolist()
+    for c, s, e in zip(cs[cut].tolist(), cut_l, [*cut_l[1:], len(pos_l)], strict=True):
         h = hists.get(c)
         out[c] = h.extended(events[s:e]) if h is not None else History(events[s:e])
     return out
