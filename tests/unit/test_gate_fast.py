@@ -290,8 +290,8 @@ def _plan(rows: list[tuple], accs: list[tuple], log: ContactLog) -> object:
             for ch in ("sms", "push", "voice") for party in ("debtor", "third_party")}
     return plan_day(props, START, customer[props.account],
                     np.array([a[1] for a in accs], dtype=object)[props.account],
-                    [accs[a][2] for a in props.account.tolist()],
-                    [accs[a][3] for a in props.account.tolist()],
+                    np.array([a[2] for a in accs], dtype=object)[props.account],
+                    np.array([a[3] for a in accs], np.int64)[props.account],
                     np.zeros(len(rows), bool), np.lexsort((props.account, props.minute)), log,
                     np.array([r[7] for r in rows]), np.linspace(0.2, 0.9, 24), 0.6, TEMPLATES,
                     (CallRules(profile, "debtor"), CallRules(profile, "third_party")), free)

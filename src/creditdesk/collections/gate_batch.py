@@ -103,14 +103,14 @@ def _first(keys: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
 
 
 def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
-             phone_l: list[object], dpd_l: list[object], hold_p: np.ndarray,
+             phone_p: np.ndarray, dpd_p: np.ndarray, hold_p: np.ndarray,
              order: np.ndarray, log: ContactLog, connect_u: np.ndarray,
              rpc_by_hour: np.ndarray, robot_factor: float, templates: dict[str, str],
              call_rules: tuple[CallRules, CallRules],
              history_free: dict[tuple[str, str], bool]) -> DayPlan:
     """Decide the customers no history rule can touch; see the module docstring.
 
-    ``cust_p``, ``tz_p``, ``phone_l``, ``dpd_l`` and ``hold_p`` are each proposal's
+    ``cust_p``, ``tz_p``, ``phone_p``, ``dpd_p`` and ``hold_p`` are each proposal's
     customer, zone, number, days past due and hold; ``order`` the gate's order.
     """
     n = len(props)
@@ -148,12 +148,12 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
     text_code: dict[str | None, int] = {None: 0}
     rendered: dict[tuple[object, int], int] = {}
     tcode = np.zeros(n, np.int64)
-    msg_idx = np.flatnonzero(msg).tolist()
-    tpl_l = props.template.tolist()
-    rem_l = props.reminder.tolist()
+    msg_at = np.flatnonzero(msg)
+    msg_idx = msg_at.tolist()
     got = []
-    for i in msg_idx:
-        key = (tpl_l[i], 0 if rem_l[i] else int(dpd_l[i]))  # type: ignore[call-overload]
+    for tpl, rem, late in zip(props.template[msg_at].tolist(), props.reminder[msg_at].tolist(),
+                              dpd_p[msg_at].tolist(), strict=True):
+        key = (tpl, 0 if rem else int(late))
         code = rendered.get(key)
         if code is None:
             text = render(templates, key[0], d, key[1])
@@ -166,14 +166,12 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
     # every number checked and normalised as the constructor would
     # every number checked and normalised as the constructor would; a bad one's customer
     # goes to the loop, which fails at its row (unless the contact is skipped first)
-    phone_p = np.empty(n, object)
-    phone_p[:] = phone_l
     pcode, _ = pd.factorize(phone_p, use_na_sentinel=False)
     pairs, pfirst, pinv = _first(pcode.astype(np.int64) * 3 + cc)
     normed: list[str | None] = []
     bad_u = np.zeros(len(pairs), bool)
     for k, (pair, j) in enumerate(zip(pairs, pfirst, strict=True)):
-        raw = phone_l[j]
+        raw = phone_p[j]
         try:
             normed.append(normalised(_CNAMES[pair % 3], None if raw is None else str(raw)))
         except ComplianceInputError:
@@ -203,7 +201,7 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
         cj, tj = int(ch[j]), int(third[j])
         party = _PARTIES[tj]
         cname = _CNAMES[int(cc[j])]
-        raw = phone_l[j]
+        raw = phone_p[j]
         number = None if raw is None else str(raw)
         if state.objected_numbers or not (
                 history_free[cname, party] if cj in (SMS, PUSH) else call_rules[tj].exact):
@@ -299,7 +297,7 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
     rules = {i: str(rule_u[int(dinv[i])]) for i in blocked}
 
     histories = _extend(g[(batch_p & allowed)[g]], zc, minute, ch, third, connected, cc,
-                        cust_p, phone_l, instants, inst_p, norm_p, hists)
+                        cust_p, phone_p, instants, inst_p, norm_p, hists)
     checked = np.unique((zc * 2 + hold_p)[batch_p & ~skipped]).tolist()
     kept = {key: states[key] for key in ((znames[k // 2], bool(k % 2)) for k in checked)}
     loop = order[~batch_p[order]].tolist()
@@ -344,7 +342,7 @@ def _lowers(rule: _Cap | _Wait, keys: list[int], instants: list[datetime], us_u:
 
 def _extend(pos: np.ndarray, zc: np.ndarray, minute: np.ndarray, ch: np.ndarray,
             third: np.ndarray, connected: np.ndarray, cc: np.ndarray, cust_p: np.ndarray,
-            phone_l: list[object], instants: list[datetime], inst_p: np.ndarray,
+            phone_p: np.ndarray, instants: list[datetime], inst_p: np.ndarray,
             norm_p: np.ndarray, hists: dict[int, History]
             ) -> dict[int, History]:
     """The allowed contacts' events (``pos``: by customer, in order) added to histories."""
@@ -359,7 +357,7 @@ def _extend(pos: np.ndarray, zc: np.ndarray, minute: np.ndarray, ch: np.ndarray,
         i = pos_l[j]
         c, ok = int(ch[i]), bool(connected[i])
         party = _PARTIES[int(third[i])]
-        raw = phone_l[i]
+        raw = phone_p[i]
         number = None if raw is None else str(raw)
         ts = instants[int(inst_p[i])]
         protos.append(Prototype(

@@ -153,9 +153,8 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
     order = np.lexsort((props.account, props.minute))
     try:  # each proposal's customer, zone, phone and hold, read once for all
         cust_p = customer[props.account]
-        cols = _Columns(props, cust_p, tz[props.account].tolist(), phone[props.account].tolist(),
-                        dpd[props.account].tolist(), hold[cust_p].tolist(), connect_u,
-                        rpc_by_hour)
+        tz_p, phone_p, dpd_p, hold_p = (tz[props.account], phone[props.account],
+                                        dpd[props.account], hold[cust_p])
     except IndexError:  # the reference fails at the same row, after the same work
         return _gate_reference(props, d, customer, tz, phone, hold, dpd, log, connect_u,
                                rpc_by_hour, robot_factor, templates)
@@ -168,10 +167,10 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
                     for ch in ("sms", "push", "voice") for party in ("debtor", "third_party")}
     call_rules = (CallRules(profile, "debtor"), CallRules(profile, "third_party"))
     run = _Run(d, templates, robot_factor, history_free, call_rules)
+    cols = _Columns(props, cust_p, tz_p, phone_p, dpd_p, hold_p, connect_u, rpc_by_hour)
     try:  # the customers no history rule can touch, at once (gate_batch)
-        plan = plan_day(props, d, cust_p, tz[props.account], cols.phone, cols.dpd,
-                        np.asarray(hold)[cust_p], order, log, connect_u, rpc_by_hour,
-                        robot_factor, templates, call_rules, history_free)
+        plan = plan_day(props, d, cust_p, tz_p, phone_p, dpd_p, hold_p, order, log, connect_u,
+                        rpc_by_hour, robot_factor, templates, call_rules, history_free)
     except Exception:  # input the batch does not take: the loop meets it at its row
         out = _Out(n)
         _loop(order.tolist(), cols, log, log.histories, out, run)
@@ -203,14 +202,23 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
 
 
 class _Columns:
-    """The day's proposals as Python lists, read once (indexing numpy per element is slow)."""
+    """The day's proposals as Python lists (indexing numpy per element is slow), made
+    when the loop first needs them: on most dates the batch takes every customer."""
 
-    __slots__ = ("acc", "ch", "cust", "dpd", "hold", "minute", "phone", "reminder", "retry",
-                 "rpc", "template", "third", "tz", "u")
+    __slots__ = ("_arrays", "acc", "ch", "cust", "dpd", "hold", "minute", "phone", "reminder",
+                 "retry", "rpc", "template", "third", "tz", "u")
 
-    def __init__(self, props: Proposals, cust_p: np.ndarray, tz: list[Any],
-                 phone: list[Any], dpd: list[Any], hold: list[Any],
+    def __init__(self, props: Proposals, cust_p: np.ndarray, tz: np.ndarray,
+                 phone: np.ndarray, dpd: np.ndarray, hold: np.ndarray,
                  connect_u: np.ndarray, rpc_by_hour: np.ndarray) -> None:
+        self._arrays: tuple[Any, ...] | None = (props, cust_p, tz, phone, dpd, hold, connect_u,
+                                                rpc_by_hour)
+
+    def fill(self) -> None:
+        """Make the lists (once)."""
+        if self._arrays is None:
+            return
+        props, cust_p, tz, phone, dpd, hold, connect_u, rpc_by_hour = self._arrays
         self.acc = props.account.tolist()
         self.ch = props.channel.tolist()
         self.minute = props.minute.tolist()
@@ -221,7 +229,9 @@ class _Columns:
         self.u = connect_u.tolist()
         self.rpc = rpc_by_hour.tolist()
         self.cust = cust_p.tolist()
-        self.tz, self.phone, self.dpd, self.hold = tz, phone, dpd, hold
+        self.tz, self.phone, self.dpd, self.hold = (tz.tolist(), phone.tolist(), dpd.tolist(),
+                                                    hold.tolist())
+        self._arrays = None
 
 
 class _Out:
@@ -255,6 +265,7 @@ class _Run:
 def _loop(order: list[int], cols: _Columns, log: ContactLog, histories: dict[int, History],
           out: _Out, run: _Run) -> None:
     """Gate ``order``'s proposals one by one into ``out``, extending ``histories``."""
+    cols.fill()
     acc_l, ch_l, min_l, rem_l = cols.acc, cols.ch, cols.minute, cols.reminder
     retry_l, tpl_l, third_l, u_l, rpc = cols.retry, cols.template, cols.third, cols.u, cols.rpc
     c_l, tz_l, phone_l, dpd_l, hold_l = cols.cust, cols.tz, cols.phone, cols.dpd, cols.hold
