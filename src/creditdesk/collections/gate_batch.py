@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from creditdesk.collections.gate import PUSH, ROBOT, SMS, ContactLog, render
-from creditdesk.collections.gate_parts import CallRules, Prototype, normalised
+from creditdesk.collections.gate_parts import CallRules, Prototype, made_event, normalised
 from creditdesk.collections.proposals import Proposals
 from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, check
 from creditdesk.compliance.errors import ComplianceInputError
@@ -149,7 +149,6 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
     rendered: dict[tuple[object, int], int] = {}
     tcode = np.zeros(n, np.int64)
     msg_at = np.flatnonzero(msg)
-    msg_idx = msg_at.tolist()
     got = []
     for tpl, rem, late in zip(props.template[msg_at].tolist(), props.reminder[msg_at].tolist(),
                               dpd_p[msg_at].tolist(), strict=True):
@@ -161,9 +160,8 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
             if code == len(texts):
                 texts.append(text)
         got.append(code)
-    tcode[msg_idx] = got
+    tcode[msg_at] = got
 
-    # every number checked and normalised as the constructor would
     # every number checked and normalised as the constructor would; a bad one's customer
     # goes to the loop, which fails at its row (unless the contact is skipped first)
     pcode, _ = pd.factorize(phone_p, use_na_sentinel=False)
@@ -286,9 +284,9 @@ def plan_day(props: Proposals, d: date, cust_p: np.ndarray, tz_p: np.ndarray,
     pc = (base_ok & would)[a_ord].astype(np.int64)
     starts = np.r_[True, acc_s[1:] != acc_s[:-1]]
     cs = np.cumsum(pc) - pc
-    before = cs - cs[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+    earlier = cs - cs[np.flatnonzero(starts)][np.cumsum(starts) - 1]
     reached = np.empty(n, bool)
-    reached[a_ord] = before > 0
+    reached[a_ord] = earlier > 0
     skipped = retry & reached
     allowed = base_ok & ~skipped
     connected = allowed & would
@@ -315,13 +313,10 @@ def _event_flags(ch: np.ndarray, third: np.ndarray, would: np.ndarray) -> np.nda
     ts = datetime(2000, 1, 1, tzinfo=UTC)
     flags = []
     for k in keys:
-        c, ok = k // 4, bool(k % 2)
-        party = _PARTIES[(k // 2) % 2]
-        event = (ContactEvent(ts, _CNAMES[c], party=party, number=_ANY_NUMBER)
-                 if c in (SMS, PUSH) else
-                 ContactEvent(ts, "voice", party=party, number=_ANY_NUMBER, connected=ok,
-                              conversation=ok, robot=c == ROBOT))
-        flags.append(event.flags)
+        c = k // 4
+        name = _CNAMES[min(c, 2)]  # a robot's call and an agent's are both voice
+        flags.append(made_event(ts, name, _PARTIES[(k // 2) % 2], _ANY_NUMBER, bool(k % 2),
+                                c == ROBOT).flags)
     return np.array(flags, np.int64)[inv]
 
 
@@ -333,7 +328,9 @@ def _lowers(rule: _Cap | _Wait, keys: list[int], instants: list[datetime], us_u:
     for k, ts, t in zip(keys, instants, us_u, strict=True):
         if type(rule) is _Cap:
             zname = znames[k // _MINUTES]
-            state = states.get((zname, False)) or log.peek_state(zname, False)
+            state = states.get((zname, False))
+            if state is None:  # kept for the next rule; only checked ones reach the log
+                state = states[zname, False] = log.peek_state(zname, False)
             out.append(rule._bounds(t, ts.astimezone(state.tz), state)[0])
         else:
             out.append(t - rule.span)
@@ -355,16 +352,10 @@ def _extend(pos: np.ndarray, zc: np.ndarray, minute: np.ndarray, ch: np.ndarray,
     protos: list[Prototype[ContactEvent]] = []
     for j in first:
         i = pos_l[j]
-        c, ok = int(ch[i]), bool(connected[i])
-        party = _PARTIES[int(third[i])]
         raw = phone_p[i]
-        number = None if raw is None else str(raw)
-        ts = instants[int(inst_p[i])]
-        protos.append(Prototype(
-            ContactEvent(ts, _CNAMES[int(cc[i])], party=party, number=number)
-            if c in (SMS, PUSH) else
-            ContactEvent(ts, "voice", party=party, number=number, connected=ok,
-                         conversation=ok, robot=c == ROBOT)))
+        protos.append(Prototype(made_event(
+            instants[int(inst_p[i])], _CNAMES[int(cc[i])], _PARTIES[int(third[i])],
+            None if raw is None else str(raw), bool(connected[i]), int(ch[i]) == ROBOT)))
     events = [protos[k].with_number(nm)
               for k, nm in zip(inv.tolist(), norm_p[pos].tolist(), strict=True)]
     cs = cust_p[pos]

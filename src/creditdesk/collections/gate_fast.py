@@ -79,7 +79,7 @@ import numpy as np
 
 from creditdesk.collections.gate import PUSH, ROBOT, SMS, ContactLog, _gate_reference, render
 from creditdesk.collections.gate_batch import plan_day
-from creditdesk.collections.gate_parts import CallRules, Prototype, normalised
+from creditdesk.collections.gate_parts import CallRules, Prototype, made_event, normalised
 from creditdesk.collections.proposals import Proposals
 from creditdesk.compliance import ContactEvent, CustomerState, ProposedContact, check
 from creditdesk.compliance.history import History
@@ -168,13 +168,17 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
     call_rules = (CallRules(profile, "debtor"), CallRules(profile, "third_party"))
     run = _Run(d, templates, robot_factor, history_free, call_rules)
     cols = _Columns(props, cust_p, tz_p, phone_p, dpd_p, hold_p, connect_u, rpc_by_hour)
+
+    def one_by_one() -> tuple[np.ndarray, list[str | None], np.ndarray, np.ndarray, np.ndarray]:
+        out = _Out(n)
+        _loop(order.tolist(), cols, log, log.histories, out, run)
+        return out.arrays()
+
     try:  # the customers no history rule can touch, at once (gate_batch)
         plan = plan_day(props, d, cust_p, tz_p, phone_p, dpd_p, hold_p, order, log, connect_u,
                         rpc_by_hour, robot_factor, templates, call_rules, history_free)
     except Exception:  # input the batch does not take: the loop meets it at its row
-        out = _Out(n)
-        _loop(order.tolist(), cols, log, log.histories, out, run)
-        return out.arrays()
+        return one_by_one()
     out = _Out(n)
     overlay = {c: h for c in plan.loop_customers if (h := log.histories.get(c)) is not None}
     kept = set(log.states)
@@ -183,9 +187,7 @@ def _gate_fast(props: Proposals, d: date, customer: np.ndarray, tz: np.ndarray,
     except Exception:  # fail (or answer) at the reference's row: all of it, one by one
         for key in set(log.states) - kept:
             del log.states[key]
-        out = _Out(n)
-        _loop(order.tolist(), cols, log, log.histories, out, run)
-        return out.arrays()
+        return one_by_one()
     log.histories.update(overlay)
     log.histories.update(plan.histories)
     for key, state in plan.states.items():
@@ -380,9 +382,7 @@ def _loop(order: list[int], cols: _Columns, log: ContactLog, histories: dict[int
         ekey = (zname, m, ch, third, ok)
         ev = events.get(ekey)
         if ev is None:
-            event = (ContactEvent(ts, cname, party=party, number=number) if msg else
-                     ContactEvent(ts, "voice", party=party, number=number, connected=ok,
-                                  conversation=ok, robot=ch == ROBOT))
+            event = made_event(ts, cname, party, number, ok, ch == ROBOT)
             events[ekey] = Prototype(event)
         else:
             event = ev.with_number(norm)

@@ -6,6 +6,7 @@ contacts or events copied from a constructor-built prototype with another number
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Generic, TypeVar
 
@@ -15,7 +16,7 @@ from creditdesk.compliance.model import _address
 from creditdesk.compliance.profiles import Profile
 from creditdesk.compliance.rules import _Cap, _Wait
 
-__all__ = ["CallRules", "Prototype", "normalised"]
+__all__ = ["CallRules", "Prototype", "made_event", "normalised"]
 
 _T = TypeVar("_T", ProposedContact, ContactEvent)
 
@@ -78,3 +79,13 @@ class Prototype(Generic[_T]):
             put(new, value)
         self.put_number(new, number)
         return new
+
+
+def made_event(ts: datetime, channel: str, party: str, number: str | None, connected: bool,
+               robot: bool) -> ContactEvent:
+    """The event the gate logs for a contact made: a message, or a call whose answer is
+    ``connected`` (an answered call is a conversation with whoever answered)."""
+    if channel != "voice":
+        return ContactEvent(ts, channel, party=party, number=number)
+    return ContactEvent(ts, "voice", party=party, number=number, connected=connected,
+                        conversation=connected, robot=robot)

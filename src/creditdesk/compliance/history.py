@@ -123,27 +123,10 @@ class History(Sequence[ContactEvent]):
         >>> h2.matching(ok) == h2.us, len(h.matching(ok))
         (True, 1)
         """
-        us = self.us
-        t = event.us
-        if us and t < us[-1]:  # out of order: sort, and start the memo afresh
-            return History((*self.events, event))
-        new = History.__new__(History)
-        new.events = (*self.events, event)
-        new.us = [*us, t]
-        flags = event.flags
-        new._flags = None if self._flags is None else (*self._flags, flags)
-        new._numbers = None if self._numbers is None else (*self._numbers, event.number)
-        index: dict[object, list[int]] = {}
-        for key, found in self._index.items():
-            # a tuple key is (accepted, number): see matching_number
-            hit = (flags in key[0] and event.number == key[1] if type(key) is tuple
-                   else flags in key)  # type: ignore[operator]
-            index[key] = [*found, t] if hit else found
-        new._index = index
-        return new
+        return self.extended((event,))
 
     def extended(self, events: Sequence[ContactEvent]) -> History:
-        """``History((*self, *events))``, the memo carried over as :meth:`added` does.
+        """``History((*self, *events))``, with the memo carried over (see :meth:`added`).
 
         For a day's contacts added at once: each memo list grows once, not once per
         event. Events earlier than the latest (or than one before them) make a fresh sort.
